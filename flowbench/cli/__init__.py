@@ -1,0 +1,5 @@
+"""The ``flowbench`` command line."""
+
+from flowbench.cli.main import cli, main
+
+__all__ = ["cli", "main"]

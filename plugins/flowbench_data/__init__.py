@@ -1,0 +1,1 @@
+"""flowbench built-in plugin: data."""

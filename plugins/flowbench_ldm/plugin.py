@@ -1,0 +1,3 @@
+"""Registration hooks of the built-in ldm plugin."""
+
+from flowbench import hookimpl  # noqa: F401

@@ -1,0 +1,3 @@
+"""Registration hooks of the built-in llamagen plugin."""
+
+from flowbench import hookimpl  # noqa: F401

@@ -1,0 +1,3 @@
+"""Registration hooks of the built-in metrics plugin."""
+
+from flowbench import hookimpl  # noqa: F401

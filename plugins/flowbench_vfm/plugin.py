@@ -1,0 +1,3 @@
+"""Registration hooks of the built-in vfm plugin."""
+
+from flowbench import hookimpl  # noqa: F401
