@@ -119,7 +119,7 @@ class EvalConfig:
 class RunConfig:
     """Everything a training run needs; saved as ``config.toml`` in the run directory."""
 
-    objective: ComponentConfig = field(default_factory=lambda: ComponentConfig("vfm"))
+    objective: ComponentConfig = field(default_factory=lambda: ComponentConfig(""))
     backbone: ComponentConfig = field(default_factory=lambda: ComponentConfig("dit-tiny/1"))
     tokenizer: ComponentConfig = field(default_factory=lambda: ComponentConfig("vqvae"))
     tokenizer_checkpoint: str | None = None
@@ -131,6 +131,9 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check values that types alone cannot; returns ``self``."""
+        for key in ("objective", "backbone", "tokenizer"):
+            if not isinstance(getattr(self, key).options, dict):
+                raise ConfigError(f"{key}.options must be a table")
         t = self.train
         _positive("train.steps", t.steps)
         _positive("train.batch_size", t.batch_size)

@@ -10,7 +10,7 @@ from flowbench.interfaces.objective import (
     Prediction,
     StateKind,
 )
-from flowbench.interfaces.sampler import SampleResult, Sampler, TrajectoryPoint
+from flowbench.interfaces.sampler import Sampler, SampleResult, TrajectoryPoint
 from flowbench.interfaces.tokenizer import Tokenizer
 
 __all__ = [

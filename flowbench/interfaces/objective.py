@@ -66,6 +66,7 @@ class Objective(nn.Module, ABC):
 
     Class attributes:
         state_kind: ``"continuous"`` or ``"masked"``; a sampler integrates one kind.
+        default_sampler: registry name of the sampler used when none is given.
         guidance_on: where classifier-free guidance is applied (``"logits"``, ``"velocity"``...),
             for reports and docs.
         temperature_on: where temperature applies, or ``None`` if it has no effect.
@@ -73,6 +74,7 @@ class Objective(nn.Module, ABC):
     """
 
     state_kind: ClassVar[StateKind]
+    default_sampler: ClassVar[str] = "euler"
     guidance_on: ClassVar[str] = "output"
     temperature_on: ClassVar[str | None] = None
     categorical: ClassVar[bool] = False
