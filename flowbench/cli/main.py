@@ -1,6 +1,6 @@
 """The ``flowbench`` command group.
 
-Built-in commands live in ``flowbench/cli/<name>.py`` and are listed in :data:`BUILTIN_COMMANDS`;
+Built-in commands live in ``flowbench/cli/<name>_cmd.py`` (each defines ``command``);
 plugins add theirs through the ``register_commands(cli)`` hook. Every
 :class:`~flowbench.errors.FlowbenchError` raised by a command is printed as one line on stderr with
 exit code 2 (no traceback), as are click's usage errors.
@@ -9,6 +9,7 @@ exit code 2 (no traceback), as are click's usage errors.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 import warnings
 from typing import Any
@@ -18,12 +19,14 @@ import click
 from flowbench import __version__
 from flowbench.errors import FlowbenchError
 
-__all__ = ["cli", "main", "BUILTIN_COMMANDS", "fail"]
+__all__ = ["cli", "main", "builtin_command_modules", "fail"]
 
-#: ``(module, attribute)`` of each built-in command; a command is added here when it really works.
-BUILTIN_COMMANDS: list[tuple[str, str]] = [
-    ("flowbench.cli.plugins_cmd", "plugins"),
-]
+
+def builtin_command_modules() -> list[str]:
+    """Modules ``flowbench/cli/*_cmd.py``; each defines ``command``, a :class:`click.Command`."""
+    import flowbench.cli as pkg
+
+    return sorted(f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if m.name.endswith("_cmd"))
 
 
 def fail(message: str) -> None:
@@ -40,11 +43,11 @@ class FlowbenchGroup(click.Group):
         if self._loaded:
             return
         self._loaded = True
-        for module, attr in BUILTIN_COMMANDS:
+        for module in builtin_command_modules():
             try:
-                self.add_command(getattr(importlib.import_module(module), attr))
+                self.add_command(importlib.import_module(module).command)
             except ImportError as exc:  # pragma: no cover - a broken install
-                warnings.warn(f"flowbench: command {attr!r} unavailable: {exc}", stacklevel=2)
+                warnings.warn(f"flowbench: commands of {module!r} unavailable: {exc}", stacklevel=2)
         from flowbench.plugins import get_plugin_manager
 
         pm = get_plugin_manager()

@@ -59,3 +59,6 @@ def plugins(as_json: bool) -> None:
         for name, entries in regs[kind].conflicts().items():
             who = " and ".join(e.origin() for e in entries)
             click.echo(f"Warning: {kind} {name!r} is registered by both {who}", err=True)
+
+
+command = plugins
