@@ -237,9 +237,9 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
 
 def _unknown_key(prefix: str, key: str, allowed: list[str]) -> ConfigError:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
-    hint = f"did you mean {prefix}{close[0]!r}? " if close else ""
+    hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
     return ConfigError(
-        f"unknown config key {prefix}{key!r}; {hint}allowed keys: {', '.join(prefix + a for a in allowed)}"
+        f"unknown config key '{prefix}{key}'; {hint}allowed keys: {', '.join(prefix + a for a in allowed)}"
     )
 
 
