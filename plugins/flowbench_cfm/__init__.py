@@ -1,1 +1,5 @@
-"""flowbench built-in plugin: cfm."""
+"""flowbench built-in plugin: conditional flow matching baselines (velocity and endpoint)."""
+
+from flowbench_cfm.objective import CFM, CFMEndpoint, GaussianPathRegression
+
+__all__ = ["CFM", "CFMEndpoint", "GaussianPathRegression"]

@@ -1,3 +1,12 @@
-"""Registration hooks of the built-in cfm plugin."""
+"""Registration hooks of the built-in cfm plugin: CFM (velocity) and CFM-endpoint baselines."""
 
-from flowbench import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from flowbench import hookimpl
+from flowbench_cfm.objective import CFM, CFMEndpoint
+
+
+@hookimpl
+def register_objectives(register):
+    register("cfm", CFM, description="Conditional flow matching: MSE on the velocity x1 - x0")
+    register("cfm-endpoint", CFMEndpoint, description="Conditional flow matching: MSE on the endpoint x1")

@@ -1,1 +1,5 @@
-"""flowbench built-in plugin: dfm."""
+"""flowbench built-in plugin: masked discrete flow matching (Gat et al., 2024)."""
+
+from flowbench_dfm.objective import DFM
+
+__all__ = ["DFM"]

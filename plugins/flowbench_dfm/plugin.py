@@ -1,3 +1,11 @@
-"""Registration hooks of the built-in dfm plugin."""
+"""Registration hooks of the built-in dfm plugin: masked discrete flow matching."""
 
-from flowbench import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from flowbench import hookimpl
+from flowbench_dfm.objective import DFM
+
+
+@hookimpl
+def register_objectives(register):
+    register("dfm", DFM, description="Masked discrete flow matching: keep-or-mask path, CE over codes, jump sampler")

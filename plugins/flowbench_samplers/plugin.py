@@ -1,3 +1,15 @@
-"""Registration hooks of the built-in samplers plugin."""
+"""Registration hooks of the built-in samplers plugin: ODE solvers and the masked jump sampler."""
 
-from flowbench import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from flowbench import hookimpl
+from flowbench_samplers.jump import MaskedEuler
+from flowbench_samplers.ode import Euler, Heun, Midpoint
+
+
+@hookimpl
+def register_samplers(register):
+    register("euler", Euler, description="Explicit Euler ODE solver (NFE = steps)")
+    register("heun", Heun, description="Heun ODE solver, Euler on the last step (NFE = 2 steps - 1)")
+    register("midpoint", Midpoint, description="Explicit midpoint ODE solver (NFE = 2 steps)")
+    register("dfm-euler", MaskedEuler, description="Euler jump sampler for masked token states (NFE = steps)")

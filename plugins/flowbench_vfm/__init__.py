@@ -1,1 +1,5 @@
-"""flowbench built-in plugin: vfm."""
+"""flowbench built-in plugin: Purrception (variational flow matching on VQ latents)."""
+
+from flowbench_vfm.objective import VFM
+
+__all__ = ["VFM"]

@@ -1,3 +1,16 @@
-"""Registration hooks of the built-in vfm plugin."""
+"""Registration hooks of the built-in vfm plugin: Purrception (variational flow matching)."""
 
-from flowbench import hookimpl  # noqa: F401
+from __future__ import annotations
+
+from flowbench import hookimpl
+from flowbench_vfm.objective import VFM
+
+
+@hookimpl
+def register_objectives(register):
+    register(
+        "vfm",
+        VFM,
+        aliases=("purrception",),
+        description="Purrception / variational flow matching: CE on codes, velocity from the posterior mean",
+    )

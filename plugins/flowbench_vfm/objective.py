@@ -1,0 +1,147 @@
+"""Purrception: Variational Flow Matching (VFM) on vector-quantized latents.
+
+Matişan et al., "Purrception: Variational Flow Matching for Vector-Quantized Image Generation"
+(arXiv 2510.01478), after Eijkelboom et al., "Variational Flow Matching" (arXiv 2406.04843).
+
+Codebook ``E`` (``K x D``); a grid of codes ``c`` has latent ``x1 = E[c]`` (``D x h x w``).
+
+Training. ``t ~ p(t)`` on ``[1e-3, 1]`` (uniform by default), ``x0 ~ N(0, I)`` in embedding space,
+``x_t = t x1 + (1 - t) x0``. The backbone reads ``x_t`` and writes logits ``l`` (``K x h x w``), a
+categorical posterior ``q(c | x_t)`` per position. The loss is
+
+.. math:: \\mathcal{L} = \\frac{1}{hw}\\sum_n \\mathrm{CE}(l_n, c_n)
+          + \\lambda_z \\frac{1}{hw}\\sum_n \\big(\\log\\textstyle\\sum_k e^{l_{n,k}}\\big)^2,
+
+averaged over the batch, with ``lambda_z = 1e-5`` (logged as ``ce`` and ``z_loss``, the weighted
+term, so ``loss = ce + z_loss``). The velocity is never regressed.
+
+Sampling. Guidance acts on the raw logits, ``l = l_u + s (l_c - l_u)``, then temperature:
+``pi = softmax(l / tau)``, ``mu = pi E`` (posterior mean), and
+
+.. math:: v(x, t) = \\frac{\\mu(x, t) - x}{1 - t + 10^{-6}}.
+
+Because the conditional velocity ``(x1 - x_t) / (1 - t)`` is linear in ``x1``, the true marginal
+velocity is ``(E[x1 | x_t] - x_t) / (1 - t)``: an exact posterior gives the exact flow. At ``t = 1``
+the state is snapped to the nearest codebook row (``final="nearest"``) or replaced by the argmax
+of the last posterior the sampler asked for (``final="argmax"``: the guided logits of the last
+:meth:`VFM.predict` call, i.e. at the last grid time before 1 for Euler).
+The same codebook (e.g. L2-normalised for LlamaGen) serves as targets and for ``mu``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from flowbench.categorical import cross_entropy_terms, nearest_code, posterior_mean
+from flowbench.errors import ConfigError
+from flowbench.guidance import guided_output
+from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, Objective, Prediction
+from flowbench.time_sampling import TimeSampler
+
+__all__ = ["VFM", "FINALS"]
+
+FINALS: tuple[str, ...] = ("nearest", "argmax")
+
+
+class VFM(Objective):
+    """Purrception (variational flow matching): cross-entropy on codes, velocity from the posterior mean.
+
+    Args:
+        codebook: ``(K, D)`` code embeddings.
+        z_loss_weight: ``lambda_z`` of the z-loss (``>= 0``; 0 disables it).
+        time_sampling: ``"uniform"`` or ``"logit-normal"`` (see :mod:`flowbench.time_sampling`).
+        logit_normal_mean, logit_normal_std: parameters of ``"logit-normal"``.
+        t_min: smallest training time.
+        final: ``"nearest"`` (snap ``x`` at ``t = 1`` to the nearest code) or ``"argmax"``.
+    """
+
+    state_kind: ClassVar[str] = "continuous"
+    default_sampler: ClassVar[str] = "euler"
+    guidance_on: ClassVar[str] = "logits"
+    temperature_on: ClassVar[str | None] = "logits"
+    categorical: ClassVar[bool] = True
+    eps: ClassVar[float] = 1e-6
+
+    def __init__(
+        self,
+        codebook: Tensor,
+        *,
+        z_loss_weight: float = 1e-5,
+        time_sampling: str = "uniform",
+        logit_normal_mean: float = 0.0,
+        logit_normal_std: float = 1.0,
+        t_min: float = 1e-3,
+        final: str = "nearest",
+    ) -> None:
+        super().__init__(codebook)
+        if not isinstance(z_loss_weight, (int, float)) or z_loss_weight < 0:
+            raise ConfigError(f"z_loss_weight must be a number >= 0, got {z_loss_weight!r}")
+        if final not in FINALS:
+            raise ConfigError(f"final must be one of {', '.join(repr(f) for f in FINALS)}, got {final!r}")
+        self.z_loss_weight = float(z_loss_weight)
+        self.final = final
+        self.times = TimeSampler(time_sampling, float(logit_normal_mean), float(logit_normal_std), float(t_min))
+        self._last_argmax: Tensor | None = None
+
+    def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
+        return BackboneSpec("continuous", self.embed_dim, self.codebook_size, tuple(grid_shape), num_classes)
+
+    def embed(self, indices: Tensor) -> Tensor:
+        """``E[c]``: ``(B, h, w)`` indices -> ``(B, D, h, w)``."""
+        return self.codebook[indices].permute(0, 3, 1, 2)
+
+    def loss(
+        self,
+        model: Backbone | nn.Module,
+        indices: Tensor,
+        labels: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> LossOutput:
+        x1 = self.embed(indices)
+        t = self.times.sample(x1.shape[0], x1.device, generator)
+        x0 = torch.randn(x1.shape, device=x1.device, generator=generator)
+        tt = t.view(-1, 1, 1, 1)
+        xt = tt * x1 + (1 - tt) * x0
+        logits = model(xt, t, labels)
+        ce, lse = cross_entropy_terms(logits, indices)
+        ce = ce.mean()
+        z_loss = self.z_loss_weight * lse.pow(2).mean()
+        return LossOutput(ce + z_loss, {"ce": ce.detach(), "z_loss": z_loss.detach()})
+
+    def initial_state(
+        self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None
+    ) -> Tensor:
+        return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
+
+    def predict(
+        self,
+        model: Backbone | nn.Module,
+        x: Tensor,
+        t: Tensor,
+        labels: Tensor,
+        *,
+        guidance: float = 1.0,
+        temperature: float = 1.0,
+        need_entropy: bool = False,
+    ) -> Prediction:
+        logits = guided_output(model, x, t, labels, guidance)
+        if self.final == "argmax":
+            self._last_argmax = logits.argmax(dim=1)
+        mu, entropy = posterior_mean(logits, self.codebook, temperature, need_entropy)
+        velocity = (mu - x.float()) / (1 - t.float() + self.eps).view(-1, 1, 1, 1)
+        return Prediction(velocity=velocity, entropy=entropy)
+
+    def finalize(self, x: Tensor) -> Tensor:
+        if self.final == "nearest":
+            return nearest_code(x, self.codebook)
+        last = self._last_argmax
+        if last is None or last.shape[0] != x.shape[0] or last.shape[1:] != x.shape[2:]:
+            raise RuntimeError("final='argmax' needs the sampler to call predict() on this batch before finalize()")
+        self._last_argmax = None
+        return last
+
+    def config(self) -> dict[str, Any]:
+        return {"z_loss_weight": self.z_loss_weight, "final": self.final, **self.times.config()}
