@@ -43,8 +43,7 @@ class TimeSampler:
     def __post_init__(self) -> None:
         if self.time_sampling not in TIME_SAMPLINGS:
             raise ConfigError(
-                f"time_sampling must be one of {', '.join(repr(s) for s in TIME_SAMPLINGS)}, "
-                f"got {self.time_sampling!r}"
+                f"time_sampling must be one of {', '.join(repr(s) for s in TIME_SAMPLINGS)}, got {self.time_sampling!r}"
             )
         if not self.logit_normal_std > 0:
             raise ConfigError(f"logit_normal_std must be > 0, got {self.logit_normal_std!r}")

@@ -3,7 +3,8 @@
 Vocabulary ``K + 1``: the extra index ``K`` is MASK. The mixture path from all-MASK (``t = 0``) to
 the data (``t = 1``) keeps each position's code with probability ``kappa(t)`` and masks it otherwise:
 
-.. math:: p_t(x_t^n \\mid c^n) = \\kappa(t)\\, \\delta_{c^n}(x_t^n) + (1 - \\kappa(t))\\, \\delta_{\\mathrm{MASK}}(x_t^n),
+.. math:: p_t(x_t^n \\mid c^n) = \\kappa(t)\\, \\delta_{c^n}(x_t^n)
+          + (1 - \\kappa(t))\\, \\delta_{\\mathrm{MASK}}(x_t^n),
 
 with ``kappa(t) = t`` (``kappa="linear"``) or ``t^n`` (``kappa="poly"``, ``power=n``). The backbone
 reads the token grid (an embedding table of size ``K + 1``) and writes ``K`` logits.
@@ -171,4 +172,5 @@ class DFM(MaskedObjective):
         opts: dict[str, Any] = {"kappa": self.kappa_name}
         if self.kappa_name == "poly":
             opts["power"] = self.power
-        return {**opts, "z_loss_weight": self.z_loss_weight, "loss_positions": self.loss_positions, **self.times.config()}
+        opts.update(z_loss_weight=self.z_loss_weight, loss_positions=self.loss_positions)
+        return {**opts, **self.times.config()}

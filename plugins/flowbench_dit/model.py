@@ -161,5 +161,3 @@ def _validate(
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters (the fixed position embedding is a buffer, not counted)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
