@@ -49,7 +49,9 @@ class ObjectiveContract(ContractBase):
 
     Class attributes beyond :class:`~flowbench.testing.base.ContractBase`'s:
         codebook_size, embed_dim, grid_shape, num_classes, batch_size: the tiny problem.
-        backbone_name, backbone_options: a registered backbone to use instead of the tiny one.
+        backbone_name, backbone_options: a registered backbone to use instead of the tiny one (its
+            weights are perturbed by 0.02 N(0, 1) so that a zero-initialised output layer does not
+            make every prediction 0).
         sampler_name: the sampler for the sampling checks (default: the objective's own).
         sample_steps: steps of those sampling runs.
         overfit_steps, overfit_lr, overfit_ratio: the one-batch overfitting check: after
@@ -81,11 +83,15 @@ class ObjectiveContract(ContractBase):
 
     def make_backbone(self, objective: Objective, seed: int = 0) -> nn.Module:
         spec = objective.backbone_spec(self.grid_shape, self.num_classes)
-        if self.backbone_name is not None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                return create("backbone", self.backbone_name, spec, **self.backbone_options)
-        return make_tiny_backbone(spec, seed=seed)
+        if self.backbone_name is None:
+            return make_tiny_backbone(spec, seed=seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create("backbone", self.backbone_name, spec, **self.backbone_options)
+            with torch.no_grad():  # zero-initialised output layers (adaLN-Zero) would hide the objective
+                for p in model.parameters():
+                    p.add_(0.02 * torch.randn_like(p))
+        return model
 
     def make_batch(self, seed: int = 0) -> tuple[Tensor, Tensor]:
         return tiny_batch(self.batch_size, self.grid_shape, self.codebook_size, self.num_classes, seed=seed)
