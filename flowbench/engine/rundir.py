@@ -1,0 +1,124 @@
+"""The run directory: its default name, its resolved ``config.toml`` and ``environment.json``.
+
+A new run goes to ``--out DIR`` (or ``out`` in the config), else
+``runs/<objective>-<backbone>-<YYYYmmdd-HHMMSS>`` with ``/`` in names replaced by ``_``.
+Nothing is created until every component has been built and validated, so a bad input leaves no
+trace on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from flowbench.config import RunConfig, load_config, to_dict
+from flowbench.errors import CheckpointError, ConfigError
+from flowbench.io import write_json, write_text
+
+__all__ = [
+    "default_run_dir",
+    "check_new_run_dir",
+    "write_config",
+    "write_environment",
+    "read_run_config",
+    "to_toml",
+]
+
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def _sanitise(name: str) -> str:
+    return _SAFE.sub("_", name.replace("/", "_")).strip("_") or "x"
+
+
+def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
+    """``runs/<objective>-<backbone>-<timestamp>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{_sanitise(cfg.objective.name)}-{_sanitise(cfg.backbone.name)}-{stamp}"
+
+
+def check_new_run_dir(path: Path) -> None:
+    """Refuse to start a new run over an existing one (use ``--resume`` for that)."""
+    if (path / "config.toml").exists() or (path / "checkpoints").exists():
+        raise ConfigError(
+            f"run directory {str(path)!r} already holds a run; continue it with --resume {path} or choose another --out"
+        )
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {str(path)!r} is a file, not a directory")
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """TOML text for nested dicts of strings, numbers, booleans and lists (None dropped)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for k, v in data.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            tables.append((k, v))
+        else:
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+
+    def emit(prefix: str, table: dict[str, Any]) -> None:
+        lines.append("")
+        lines.append(f"[{prefix}]")
+        sub = []
+        for k, v in table.items():
+            if v is None:
+                continue
+            if isinstance(v, dict) and v:
+                sub.append((f"{prefix}.{_toml_key(k)}", v))
+            else:
+                lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+        for name, t in sub:
+            emit(name, t)
+
+    for k, v in tables:
+        emit(_toml_key(k), v)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def write_config(run_dir: Path, cfg: RunConfig) -> None:
+    write_text(run_dir / "config.toml", to_toml(to_dict(cfg)))
+
+
+def write_environment(run_dir: Path, env: dict[str, Any], name: str = "environment.json") -> None:
+    write_json(run_dir / name, env)
+
+
+def read_run_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """The resolved config saved in ``run_dir`` (with optional ``--set`` overrides)."""
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise CheckpointError(f"{str(run_dir)!r} is not a flowbench run directory (no config.toml)")
+    return load_config(path, overrides)
