@@ -29,14 +29,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from flowbench.categorical import nearest_code
 from flowbench.errors import ConfigError
 from flowbench.guidance import guided_output
 from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, Objective, Prediction
+from flowbench.time_sampling import TimeSampler
 
-__all__ = ["X0Rectified", "WEIGHTINGS", "TIME_SAMPLINGS"]
+__all__ = ["X0Rectified", "WEIGHTINGS"]
 
 WEIGHTINGS = ("velocity", "endpoint")
-TIME_SAMPLINGS = ("uniform", "logit-normal")
 
 
 class X0Rectified(Objective):
@@ -71,29 +72,15 @@ class X0Rectified(Objective):
         super().__init__(codebook)
         if weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
-        if time_sampling not in TIME_SAMPLINGS:
-            raise ConfigError(
-                f"time_sampling must be one of {', '.join(map(repr, TIME_SAMPLINGS))}, got {time_sampling!r}"
-            )
         if not 0.0 < min_gap <= 1.0:
             raise ConfigError(f"min_gap must be in (0, 1], got {min_gap!r}")
-        if not logit_normal_std > 0:
-            raise ConfigError(f"logit_normal_std must be > 0, got {logit_normal_std!r}")
-        if not 0.0 <= t_min < 1.0:
-            raise ConfigError(f"t_min must be in [0, 1), got {t_min!r}")
-        self.weighting, self.min_gap, self.time_sampling = weighting, float(min_gap), time_sampling
-        self.logit_normal_mean, self.logit_normal_std = float(logit_normal_mean), float(logit_normal_std)
-        self.t_min = float(t_min)
+        self.weighting, self.min_gap = weighting, float(min_gap)
+        # flowbench's shared time distributions (validated there, with the same kind of message).
+        self.times = TimeSampler(time_sampling, float(logit_normal_mean), float(logit_normal_std), float(t_min))
 
     def config(self) -> dict[str, Any]:
-        return {
-            "weighting": self.weighting,
-            "min_gap": self.min_gap,
-            "time_sampling": self.time_sampling,
-            "logit_normal_mean": self.logit_normal_mean,
-            "logit_normal_std": self.logit_normal_std,
-            "t_min": self.t_min,
-        }
+        """Every option: ``X0Rectified(codebook, **obj.config())`` rebuilds this objective."""
+        return {"weighting": self.weighting, "min_gap": self.min_gap, **self.times.config()}
 
     def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
         """Reads the continuous ``(B, D, h, w)`` state, writes the ``D``-channel endpoint."""
@@ -101,11 +88,7 @@ class X0Rectified(Objective):
 
     def sample_times(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         """``(batch,)`` training times in ``[t_min, 1]``."""
-        if self.time_sampling == "uniform":
-            s = torch.rand(batch, generator=generator)
-        else:
-            s = torch.sigmoid(self.logit_normal_mean + self.logit_normal_std * torch.randn(batch, generator=generator))
-        return (self.t_min + (1.0 - self.t_min) * s).to(self.codebook.device)
+        return self.times.sample(batch, generator=generator).to(self.codebook.device)
 
     def loss(
         self,
@@ -151,6 +134,4 @@ class X0Rectified(Objective):
 
     def finalize(self, x: Tensor) -> Tensor:
         """The nearest codebook row at each position, ``(B, h, w)`` int64."""
-        flat = x.permute(0, 2, 3, 1).reshape(-1, self.embed_dim)
-        nearest = torch.cdist(flat.float(), self.codebook).argmin(dim=1)
-        return nearest.reshape(x.shape[0], *x.shape[2:])
+        return nearest_code(x, self.codebook)
