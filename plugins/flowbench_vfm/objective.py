@@ -26,6 +26,10 @@ the state is snapped to the nearest codebook row (``final="nearest"``) or replac
 of the last posterior the sampler asked for (``final="argmax"``: the guided logits of the last
 :meth:`VFM.predict` call, i.e. at the last grid time before 1 for Euler).
 The same codebook (e.g. L2-normalised for LlamaGen) serves as targets and for ``mu``.
+
+:meth:`VFM.predict` returns the velocity, and with ``need_entropy=True`` also the entropy of ``pi``
+and ``pi`` itself (``Prediction.probs``, ``(B, h, w, K)``); without it, ``pi`` is never materialised
+(the posterior mean is computed chunk by chunk, :func:`flowbench.categorical.posterior_mean`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from flowbench.categorical import cross_entropy_terms, nearest_code, posterior_mean
+from flowbench.categorical import cross_entropy_terms, nearest_code, posterior_mean, posterior_probs
 from flowbench.errors import ConfigError
 from flowbench.guidance import guided_output
 from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, Objective, Prediction
@@ -132,16 +136,24 @@ class VFM(Objective):
             self._last_argmax = logits.argmax(dim=1)
         mu, entropy = posterior_mean(logits, self.codebook, temperature, need_entropy)
         velocity = (mu - x.float()) / (1 - t.float() + self.eps).view(-1, 1, 1, 1)
-        return Prediction(velocity=velocity, entropy=entropy)
+        # The full (B, h, w, K) posterior only for snapshots (need_entropy): at K = 16384 it is the
+        # largest tensor of a sampling step, and the velocity never needs it.
+        probs = posterior_probs(logits, temperature) if need_entropy else None
+        return Prediction(velocity=velocity, probs=probs, entropy=entropy)
 
     def finalize(self, x: Tensor) -> Tensor:
-        if self.final == "nearest":
-            return nearest_code(x, self.codebook)
-        last = self._last_argmax
-        if last is None or last.shape[0] != x.shape[0] or last.shape[1:] != x.shape[2:]:
-            raise RuntimeError("final='argmax' needs the sampler to call predict() on this batch before finalize()")
-        self._last_argmax = None
-        return last
+        """Code indices at ``t = 1``: the nearest code to ``x``, or (``final="argmax"``) the argmax of the
+        last posterior :meth:`predict` computed for a batch of this shape (used once). A state no sampler
+        has predicted on has no last posterior and is snapped to the nearest code."""
+        last, self._last_argmax = self._last_argmax, None
+        if (
+            self.final == "argmax"
+            and last is not None
+            and last.shape[0] == x.shape[0]
+            and last.shape[1:] == x.shape[2:]
+        ):
+            return last
+        return nearest_code(x, self.codebook)
 
     def config(self) -> dict[str, Any]:
         return {"z_loss_weight": self.z_loss_weight, "final": self.final, **self.times.config()}
