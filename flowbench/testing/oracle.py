@@ -120,7 +120,7 @@ class OracleObjective(Objective):
         raise NotImplementedError("oracle objectives are analytic and are not trained")
 
     def initial_state(self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None):
-        return torch.randn(batch, self.embed_dim, *grid_shape, generator=generator).to(self.codebook.device)
+        return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
 
     def predict(self, model, x, t, labels, *, guidance=1.0, temperature=1.0, need_entropy=False) -> Prediction:
         probs, entropy = _posterior(model, x, t, labels, guidance, temperature, need_entropy, self.recorder)

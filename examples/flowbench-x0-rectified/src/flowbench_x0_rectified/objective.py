@@ -88,7 +88,7 @@ class X0Rectified(Objective):
 
     def sample_times(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         """``(batch,)`` training times in ``[t_min, 1]``."""
-        return self.times.sample(batch, generator=generator).to(self.codebook.device)
+        return self.times.sample(batch, device=self.codebook.device, generator=generator)
 
     def loss(
         self,
@@ -99,7 +99,7 @@ class X0Rectified(Objective):
     ) -> LossOutput:
         x1 = self.codebook[indices].permute(0, 3, 1, 2)  # (B, D, h, w)
         t = self.sample_times(x1.shape[0], generator)
-        x0 = torch.randn(x1.shape, generator=generator).to(x1.device)
+        x0 = torch.randn(x1.shape, device=x1.device, generator=generator)  # the engine's generator is on this device
         tb = t[:, None, None, None]
         xt = tb * x1 + (1 - tb) * x0
         err = (model(xt, t, labels).float() - x1).pow(2).mean(dim=(1, 2, 3))  # (B,) endpoint error
@@ -114,7 +114,7 @@ class X0Rectified(Objective):
         self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None
     ) -> Tensor:
         """Standard normal noise ``(B, D, h, w)``."""
-        return torch.randn(batch, self.embed_dim, *grid_shape, generator=generator).to(self.codebook.device)
+        return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
 
     def predict(
         self,
