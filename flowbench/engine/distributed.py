@@ -8,9 +8,11 @@ gloo on the CPU.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -75,7 +77,11 @@ def init_process_group() -> DistInfo:
     """Initialise ``torch.distributed`` through DeepSpeed (idempotent) and pick this rank's device."""
     ensure_env()
     ensure_extensions_dir()
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # no "unable to detect a GPU" warning
     import deepspeed
+
+    quiet_deepspeed()
 
     local_rank = int(os.environ["LOCAL_RANK"])
     if torch.cuda.is_available():
@@ -86,7 +92,9 @@ def init_process_group() -> DistInfo:
         backend = "gloo"
         device = torch.device("cpu")
     if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False, verbose=False)
+        deepspeed.init_distributed(
+            dist_backend=backend, auto_mpi_discovery=False, verbose=False, timeout=timedelta(minutes=_timeout_min())
+        )
     return DistInfo(
         rank=torch.distributed.get_rank(),
         world_size=torch.distributed.get_world_size(),
@@ -94,6 +102,20 @@ def init_process_group() -> DistInfo:
         device=device,
         backend=backend,
     )
+
+
+def quiet_deepspeed() -> None:
+    """DeepSpeed's INFO lines drown the progress bar; keep its warnings (``FLOWBENCH_DEBUG=1``: all)."""
+    if os.environ.get("FLOWBENCH_DEBUG"):
+        return
+    from deepspeed.utils import logger
+
+    logger.setLevel(logging.WARNING)
+
+
+def _timeout_min() -> int:
+    """Collective timeout: rank 0 may evaluate (FID) while the others wait (``FLOWBENCH_DIST_TIMEOUT_MIN``)."""
+    return int(os.environ.get("FLOWBENCH_DIST_TIMEOUT_MIN", "120"))
 
 
 def barrier() -> None:

@@ -37,8 +37,9 @@ from flowbench.engine.token_data import load_token_set
 from flowbench.engine.trainer import Trainer
 from flowbench.errors import CheckpointError, ConfigError, FlowbenchError
 from flowbench.io import atomic_path
+from flowbench.plugins import registry
 
-__all__ = ["TrainResult", "train", "KEEP_CHECKPOINTS_ENV"]
+__all__ = ["TrainResult", "train", "check_names", "KEEP_CHECKPOINTS_ENV"]
 
 #: How many checkpoints a run keeps (``FLOWBENCH_KEEP_CHECKPOINTS``, default 3).
 KEEP_CHECKPOINTS_ENV = "FLOWBENCH_KEEP_CHECKPOINTS"
@@ -127,6 +128,22 @@ def _resolve_run_dir(cfg: RunConfig, out: str | Path | None, resume: Path | None
     return path
 
 
+def check_names(cfg: RunConfig) -> None:
+    """Fail fast (before DeepSpeed starts) on a missing or unknown component name."""
+    if not cfg.objective.name:
+        names = ", ".join(registry("objective").names())
+        raise ConfigError(f"no objective given; pass --objective NAME (choices: {names})")
+    registry("objective").get(cfg.objective.name)
+    registry("backbone").get(cfg.backbone.name)
+    registry("tokenizer").get(cfg.tokenizer.name)
+    if cfg.sample.sampler:
+        registry("sampler").get(cfg.sample.sampler)
+    if not cfg.data.tokens:
+        registry("dataset").get(cfg.data.dataset)
+    if cfg.eval.every > 0:
+        registry("evaluator").get(cfg.eval.evaluator)
+
+
 def train(
     config: RunConfig,
     out: str | Path | None = None,
@@ -153,8 +170,7 @@ def train(
     """
     cfg = config.validate()
     resume_dir = Path(resume) if resume is not None else None
-    if not cfg.objective.name:
-        build_objective(cfg.objective, torch.zeros(1, 1))  # raises the "choices: ..." error
+    check_names(cfg)
     dist = init_process_group()
     on_gpu = dist.device.type == "cuda"
     plan: DeepSpeedPlan = plan_deepspeed(cfg, dist.world_size, on_gpu)

@@ -49,16 +49,21 @@ def _as_tensor(x: Any) -> Tensor:
 
 
 def token_arrays(ds: Any) -> tuple[Tensor, Tensor]:
-    """``(codes, labels)`` of a :class:`flowbench.tokens.TokenDataset` as whole tensors."""
-    for codes_attr, labels_attr in (("indices", "labels"), ("codes", "labels")):
-        codes = getattr(ds, codes_attr, None)
-        labels = getattr(ds, labels_attr, None)
-        if codes is not None and labels is not None and not callable(codes):
-            return _as_tensor(codes), _as_tensor(labels).long()
+    """``(codes, labels)`` of a :class:`flowbench.tokens.TokenDataset` as whole tensors.
+
+    Reads the shards named in the cache's manifest (the documented on-disk format) in one go;
+    falls back to item-by-item reading for other datasets.
+    """
+    manifest = getattr(ds, "manifest", None)
+    path = getattr(ds, "path", None)
+    if isinstance(manifest, dict) and "shards" in manifest and path is not None:
+        codes = [np.load(Path(path) / sh["indices"], allow_pickle=False) for sh in manifest["shards"]]
+        labels = [np.load(Path(path) / sh["labels"], allow_pickle=False) for sh in manifest["shards"]]
+        return _as_tensor(np.concatenate(codes)), _as_tensor(np.concatenate(labels)).long()
     items = [ds[i] for i in range(len(ds))]
-    codes = torch.stack([_as_tensor(c) for c, _ in items])
-    labels = torch.tensor([int(y) for _, y in items], dtype=torch.int64)
-    return codes, labels
+    codes_t = torch.stack([_as_tensor(c) for c, _ in items])
+    labels_t = torch.tensor([int(y) for _, y in items], dtype=torch.int64)
+    return codes_t, labels_t
 
 
 def _num_classes(ds: Any, labels: Tensor) -> int:
