@@ -67,7 +67,7 @@ def parse_options(items: tuple[str, ...]) -> dict[str, Any]:
     return options
 
 
-def _progress() -> Progress:
+def _progress(enabled: bool = True) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -76,6 +76,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         transient=False,
+        disable=not enabled,
     )
 
 
@@ -101,8 +102,8 @@ def evaluate_reconstruction(
     shown: list[torch.Tensor] = []
     t0 = time.perf_counter()
     tokenizer.eval()
-    with _progress() as bar:
-        task = bar.add_task("reconstruct", total=total, info="", visible=progress)
+    with _progress(progress) as bar:
+        task = bar.add_task("reconstruct", total=total, info="")
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             images = torch.stack([dataset[i][0] for i in range(start, stop)])
