@@ -25,7 +25,7 @@ Neither is the generalized-KL ELBO (``MixturePathGeneralizedKL``), which reweigh
 Sampling (``dfm-euler``). From all-MASK, one Euler step of size ``h`` at time ``t`` reveals a masked
 position with probability ``min(1, h kappa'(t) / (1 - kappa(t)))`` (:meth:`DFM.unmask_probability`),
 drawing its code from the posterior ``softmax(l / tau)`` (guidance on the raw logits first,
-``l = l_u + s (l_c - l_u)``); at the last step every remaining MASK is filled.
+``l = l_u + s (l_c - l_u)``); at the last step (``t + h = 1``) every remaining MASK is filled.
 """
 
 from __future__ import annotations
@@ -112,9 +112,12 @@ class DFM(MaskedObjective):
         return self.power * t ** (self.power - 1.0) if t > 0 or self.power >= 1 else float("inf")
 
     def unmask_probability(self, t: float, h: float) -> float:
-        """``min(1, h kappa'(t) / (1 - kappa(t)))``: a masked position is revealed in ``[t, t + h]``."""
+        """``min(1, h kappa'(t) / (1 - kappa(t)))``: a masked position is revealed in ``[t, t + h]``.
+
+        A step that reaches ``t + h >= 1`` reveals everything (``kappa(1) = 1``): probability 1.
+        """
         remaining = 1.0 - float(self.kappa(float(t)))
-        if remaining <= 0.0:
+        if remaining <= 0.0 or t + h >= 1.0 - 1e-9:
             return 1.0
         return min(1.0, h * self.kappa_derivative(float(t)) / remaining)
 
