@@ -3,7 +3,7 @@
 Layout::
 
     checkpoints/step{N}/...            DeepSpeed's files (model, optimizer shards, client_state)
-    checkpoints/step{N}/rng_rank{r}.pt every rank's RNG states
+    checkpoints/step{N}/rank{r}.pt     every rank's RNG states and a fingerprint of its weights
     checkpoints/latest                 the tag of the last complete checkpoint
     ema/step{N}.safetensors            the EMA weights (fp32) with the backbone spec in its metadata
     ema/latest                         the tag of the last EMA copy
@@ -34,7 +34,8 @@ __all__ = [
     "step_of",
     "save",
     "latest_step",
-    "load_rng",
+    "load_rank_state",
+    "fingerprint",
     "ema_path",
     "read_ema",
     "ema_steps",
@@ -64,7 +65,7 @@ def save(
     run_dir: Path,
     step: int,
     client_state: dict[str, Any],
-    rng_state: dict[str, Any],
+    rank_state: dict[str, Any],
     rank: int,
     ema_state: dict[str, torch.Tensor] | None,
     metadata: dict[str, str],
@@ -75,8 +76,8 @@ def save(
     ckpt_root = run_dir / "checkpoints"
     tag = tag_of(step)
     engine.save_checkpoint(str(ckpt_root), tag=tag, client_state=client_state, save_latest=False)
-    with atomic_path(ckpt_root / tag / f"rng_rank{rank}.pt") as tmp:
-        torch.save(rng_state, tmp)
+    with atomic_path(ckpt_root / tag / f"rank{rank}.pt") as tmp:
+        torch.save(rank_state, tmp)
     if rank == 0 and ema_state is not None:
         tensors = {k: v.detach().contiguous().cpu() for k, v in ema_state.items()}
         with atomic_path(ema_path(run_dir, step)) as tmp:
@@ -98,8 +99,9 @@ def latest_step(run_dir: Path) -> int | None:
     return step_of(marker.read_text())
 
 
-def load_rng(run_dir: Path, step: int, rank: int) -> dict[str, Any] | None:
-    path = Path(run_dir) / "checkpoints" / tag_of(step) / f"rng_rank{rank}.pt"
+def load_rank_state(run_dir: Path, step: int, rank: int) -> dict[str, Any] | None:
+    """What rank ``rank`` saved beside DeepSpeed's files: ``{"rng": ..., "weights_fingerprint": ...}``."""
+    path = Path(run_dir) / "checkpoints" / tag_of(step) / f"rank{rank}.pt"
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
@@ -154,6 +156,14 @@ def prune(run_dir: Path, keep: int) -> None:
     for s in ema_steps(run_dir):
         if latest is not None and s <= latest and s not in complete[-keep:]:
             ema_path(run_dir, s).unlink(missing_ok=True)
+
+
+@torch.no_grad()
+def fingerprint(module: torch.nn.Module) -> torch.Tensor:
+    """``(P, 2)`` float64 sums and absolute sums of each parameter: equal on every rank of a
+    data-parallel job whose replicas agree (cheap, unlike hashing the bytes)."""
+    rows = [torch.stack([p.detach().double().sum(), p.detach().double().abs().sum()]) for p in module.parameters()]
+    return torch.stack(rows).cpu() if rows else torch.zeros(0, 2, dtype=torch.float64)
 
 
 def spec_metadata(spec: Any, extra: dict[str, Any]) -> dict[str, str]:

@@ -11,7 +11,6 @@ objective's generator seeded per rank, all saved in every checkpoint.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +38,7 @@ from flowbench.errors import CheckpointError, ConfigError, FlowbenchError
 from flowbench.io import atomic_path
 from flowbench.plugins import registry
 
-__all__ = ["TrainResult", "train", "check_names", "KEEP_CHECKPOINTS_ENV"]
-
-#: How many checkpoints a run keeps (``FLOWBENCH_KEEP_CHECKPOINTS``, default 3).
-KEEP_CHECKPOINTS_ENV = "FLOWBENCH_KEEP_CHECKPOINTS"
+__all__ = ["TrainResult", "train", "check_names"]
 
 
 @dataclass
@@ -104,14 +100,6 @@ def _save_grid(images: Tensor, path: Path) -> None:
             torchvision.utils.save_image((images + 1) / 2, str(tmp), format="png")
         return
     save_image_grid(images, path)
-
-
-def _keep_checkpoints() -> int:
-    raw = os.environ.get(KEEP_CHECKPOINTS_ENV, "3")
-    try:
-        return max(1, int(raw))
-    except ValueError:
-        raise ConfigError(f"{KEEP_CHECKPOINTS_ENV} must be an integer, got {raw!r}") from None
 
 
 def _resolve_run_dir(cfg: RunConfig, out: str | Path | None, resume: Path | None, dist: DistInfo) -> Path:
@@ -227,13 +215,13 @@ def train(
         if path is None or client_state is None:
             raise CheckpointError(f"could not load checkpoint step {step} of {str(run_dir)!r}")
         order.load_state_dict(client_state["data"])
-        rng = ckpt.load_rng(run_dir, step, dist.rank)
-        if rng is None:
+        rank_state = ckpt.load_rank_state(run_dir, step, dist.rank)
+        if rank_state is None:
             raise CheckpointError(
                 f"checkpoint step {step} of {str(run_dir)!r} has no RNG state for rank {dist.rank}; "
                 f"resume with the same number of processes"
             )
-        restore_rng(rng, generator)
+        restore_rng(rank_state["rng"], generator)
         _, ema_state, _ = ckpt.read_ema(run_dir, step) if dist.is_main else (None, {}, {})
         ema.load_state_dict(ema_state, int(client_state["ema_updates"]))
         start_step = int(client_state["step"])
@@ -293,7 +281,7 @@ def train(
         evaluator=evaluator,
         metadata=ckpt.spec_metadata(spec, {"precision": plan.precision}),
         manual_grad_norm=plan.zero_stage == 0 and plan.precision == "fp32",
-        keep_checkpoints=_keep_checkpoints(),
+        keep_checkpoints=cfg.train.keep_checkpoints,
         save_grid=_save_grid,
     )
     progress = Progress(cfg.train.steps, start_step, enabled=dist.is_main)

@@ -202,7 +202,7 @@ class Trainer:
             self.run_dir,
             self.step,
             client_state,
-            capture_rng(self.generator),
+            {"rng": capture_rng(self.generator), "weights_fingerprint": ckpt.fingerprint(self.engine.module)},
             self.dist.rank,
             ema_state,
             meta,
