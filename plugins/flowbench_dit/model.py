@@ -122,6 +122,8 @@ class DiT(Backbone):
     def forward(self, x: Tensor, t: Tensor, y: Tensor) -> Tensor:
         if self.token_embedder is not None:
             x = self.token_embedder(x).permute(0, 3, 1, 2)
+        else:  # engines that cast the model (e.g. DeepSpeed bf16) do not cast its inputs
+            x = x.to(self.x_embedder.proj.weight.dtype)
         tokens = self.x_embedder(x) + self.pos_embed.to(self.x_embedder.proj.weight.dtype)
         c = self.t_embedder(t) + self.y_embedder(y)
         for block in self.blocks:

@@ -163,3 +163,11 @@ def test_options_override_and_config_round_trip():
     clone = DiT(spec, **model.config())
     assert count_parameters(clone) == count_parameters(model)
     assert model.token_embedder.weight.shape == (9, 64 // 4)
+
+
+@pytest.mark.parametrize("kind,vocab", [("continuous", 4), ("tokens", 17)])
+def test_a_cast_model_accepts_float32_inputs(kind, vocab):
+    """Engines that cast the model (DeepSpeed bf16) pass the objective's float32 states unchanged."""
+    model = create("backbone", "dit-micro/2", BackboneSpec(kind, vocab, 16, (4, 4), 3), depth=1).to(torch.bfloat16)
+    x = torch.randn(2, vocab, 4, 4) if kind == "continuous" else torch.randint(0, vocab, (2, 4, 4))
+    assert model(x, torch.rand(2), torch.tensor([0, 3])).dtype == torch.bfloat16
