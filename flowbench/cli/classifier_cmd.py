@@ -29,12 +29,21 @@ def classifier() -> None:
 @click.option("--name", default="classifier", show_default=True, help="File stem: NAME.safetensors + NAME.json.")
 @click.option("--dataset", default="fashion-mnist", show_default=True, help="Registered dataset (train/test splits).")
 @click.option("--root", default=None, help="Dataset directory (default: the dataset's own search).")
+@click.option("--image-size", type=click.IntRange(min=4), default=None, help="Image side (default: the dataset's).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True)
 def train(
-    out: Path, name: str, dataset: str, root: str | None, seed: int, epochs: int, batch_size: int, lr: float
+    out: Path,
+    name: str,
+    dataset: str,
+    root: str | None,
+    image_size: int | None,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
 ) -> None:
     """Train on the train split, measure test accuracy, save weights (safetensors) and config (JSON)."""
     from flowbench.metrics.classifier_train import train_classifier
@@ -64,6 +73,7 @@ def train(
             batch_size=batch_size,
             lr=lr,
             root=root,
+            image_size=image_size,
             command=command,
             progress=progress,
         )

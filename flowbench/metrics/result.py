@@ -60,7 +60,7 @@ class EvalResult:
         run_dir, step: the run and the training step of its EMA weights.
         objective, backbone, tokenizer (+ ``_options``), tokenizer_checkpoint (+ ``_sha256``).
         dataset, image_size, channels, num_classes: what was trained on (``num_classes`` 0 = unconditional).
-        train_batch_size: the effective (global) batch; train_precision, world_size: of training.
+        effective_batch: the effective (global) batch; numeric_precision, world_size: of training.
         sampler, nfe, steps, guidance, temperature, num_samples, seed, sample_precision: sampling.
         reference_dataset, reference_split, reference_images: the real images compared with.
         feature_extractor, feature_layer, feature_dim, feature_extractor_weights_sha256.
@@ -96,8 +96,8 @@ class EvalResult:
     image_size: int
     channels: int
     num_classes: int
-    train_batch_size: int
-    train_precision: str | None
+    effective_batch: int
+    numeric_precision: str | None
     world_size: int | None
 
     sampler: str
