@@ -11,6 +11,13 @@ dit-tiny/{1,2}     6    256      4  CPU benchmark default (grids of 8x8 and belo
 dit-micro/{1,2}    4    128      4  tests and smoke runs
 =============  =====  =====  =====  =====================================================
 
+Parameter counts are *trainable* parameters (:func:`flowbench_dit.count_parameters`); the fixed
+sin-cos position embedding is a buffer. DiT's published 675M for DiT-XL/2 (4 input channels on a
+32x32 latent, 8 outputs for noise + learned sigma, 1000 classes) is 675,129,632 and includes that
+embedding as a frozen parameter (256 x 1152 = 294,912): here 674,834,720. With D = 4 outputs (CFM)
+674,816,272; with K = 16384 logits (Purrception on LDM vq-f8) 750,360,832; masked DFM (token stem of
+16385 x 288, 16384 logits) 756,388,384.
+
 Aliases: ``dit-s``, ``dit-b``, ``dit-l``, ``dit-xl`` -> ``/2``; ``dit-tiny``, ``dit-micro`` -> ``/1``.
 Every option can be overridden (``depth``, ``width``, ``heads``, ``patch_size``, ``mlp_ratio``,
 ``class_dropout_prob``); an unknown option is a :class:`~flowbench.errors.ConfigError`.

@@ -30,6 +30,12 @@ def test_dit_xl2_matches_dits_675m():
     assert count_parameters(model) == 674_834_720
 
 
+def test_dit_xl2_for_the_cfm_baseline():
+    """4 input and 4 output channels (CFM on LDM vq-f8): DiT's 675M less the learned-sigma outputs."""
+    model = _meta("dit-xl/2", BackboneSpec("continuous", 4, 4, (32, 32), 1000))
+    assert count_parameters(model) == 674_834_720 - (1152 * 4 * 4 + 4 * 4) == 674_816_272
+
+
 def test_dit_xl2_with_a_16384_logit_head_is_about_750m():
     """Purrception's DiT-XL/2 on LDM vq-f8 (K = 16384, D = 4): ~750M parameters."""
     model = _meta("dit-xl", BackboneSpec("continuous", 4, 16384, (32, 32), 1000))
