@@ -111,6 +111,8 @@ def quiet_deepspeed() -> None:
     from deepspeed.utils import logger
 
     logger.setLevel(logging.WARNING)
+    if not torch.cuda.is_available():  # "No CUDA runtime is found" when DeepSpeed loads its CPU op
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def _timeout_min() -> int:

@@ -102,7 +102,10 @@ def load_run(run_dir: str | Path, checkpoint: int | None = None, device: str | t
     spec_data = json.loads(meta["spec"])
     spec = BackboneSpec(**{**spec_data, "grid_shape": tuple(spec_data["grid_shape"])})
     dev = resolve_device(device)
-    tokenizer = build_tokenizer(cfg.tokenizer, cfg.tokenizer_checkpoint).to(dev).eval()
+    with torch.random.fork_rng(devices=[]):
+        # as in training: a tokenizer without weights (pretrained=false) is initialised from the seed
+        torch.manual_seed(cfg.train.seed)
+        tokenizer = build_tokenizer(cfg.tokenizer, cfg.tokenizer_checkpoint).to(dev).eval()
     objective = build_objective(cfg.objective, tokenizer.codebook()).to(dev)
     model = build_backbone(cfg.backbone, spec)
     try:
@@ -202,8 +205,10 @@ def generate(
             img = run.tokenizer.decode(idx).float().clamp(-1, 1)
             all_idx.append(idx.cpu())
             all_img.append(img.cpu())
+            seen: set[float] = set()  # requested times that round to the same grid step come once
             for point in res.trajectory:
-                if point.entropy is not None:
+                if point.entropy is not None and float(point.t) not in seen:
+                    seen.add(float(point.t))
                     traj.setdefault(float(point.t), []).append(point.entropy.float().cpu())
     finally:
         run.model.train(was_training)

@@ -1,0 +1,100 @@
+"""``flowbench run`` / ``flowbench sample`` from the command line: bad input fails in one line, writes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from flowbench.cli.main import cli
+
+from .conftest import tiny_overrides
+
+
+def _invoke(args, cwd):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        return CliRunner().invoke(cli, args)
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def test_unknown_objective_names_the_close_one_and_writes_nothing(tmp_path):
+    line = _one_error_line(_invoke(["run", "--objective", "vmf"], tmp_path))
+    assert "'vfm'" in line and "vmf" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_objective_lists_choices(tmp_path):
+    line = _one_error_line(_invoke(["run"], tmp_path))
+    assert "--objective" in line and "vfm" in line and "dfm" in line and "cfm" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--set", "train.lr=abc"], ["train.lr", "number"]),
+        (["--set", "train.zero_stage=5"], ["zero_stage", "0, 1, 2 or 3"]),
+        (["--set", "train.stepz=5"], ["train.steps"]),
+        (["--backbone", "dit-xxl"], ["backbone", "dit-"]),
+        (["--steps", "0"], ["train.steps", "> 0"]),
+    ],
+)
+def test_bad_values_fail_in_one_line(tmp_path, args, words):
+    line = _one_error_line(_invoke(["run", "--objective", "vfm", *args], tmp_path))
+    assert all(w in line for w in words), line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_found_after_deepspeed_starts_still_write_nothing(tmp_path, token_cache):
+    base = ["run", *sum((["--set", s] for s in tiny_overrides("vfm", token_cache)), [])]
+    line = _one_error_line(_invoke([*base, "--set", "train.grad_accum=3", "--out", "r1"], tmp_path))
+    assert "train.batch_size=8" in line and "divisible" in line
+    line = _one_error_line(_invoke([*base, "--tokens", str(tmp_path / "nope"), "--out", "r2"], tmp_path))
+    assert "does not exist" in line
+    line = _one_error_line(_invoke([*base, "--set", "objective.options.no_such_option=1", "--out", "r3"], tmp_path))
+    assert "no_such_option" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_over_an_existing_run_and_resume_of_a_non_run_are_refused(tmp_path, trained_runs):
+    _, run_dir = trained_runs("cfm")
+    line = _one_error_line(_invoke(["run", "--objective", "cfm", "--out", str(run_dir)], tmp_path))
+    assert "--resume" in line
+    line = _one_error_line(_invoke(["run", "--resume", str(tmp_path)], tmp_path))
+    assert "not a flowbench run directory" in line
+    line = _one_error_line(_invoke(["run", "--resume", str(run_dir), "--objective", "vfm"], tmp_path))
+    assert "cannot change objective" in line
+
+
+def test_sample_writes_grid_npz_and_entropy_maps(tmp_path, trained_runs):
+    _, run_dir = trained_runs("vfm")
+    out = tmp_path / "grid.png"
+    args = ["sample", str(run_dir), "--num", "6", "--steps", "3", "--seed", "4", "--temperature", "0.9"]
+    result = _invoke([*args, "--cfg", "1.5", "--uncertainty", "--out", str(out)], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 0 and (tmp_path / "grid-uncertainty.png").stat().st_size > 0
+    data = np.load(tmp_path / "grid.npz")
+    assert data["indices"].shape == (6, 7, 7) and data["images"].dtype == np.uint8
+    assert data["images"].shape == (6, 1, 28, 28) and data["labels"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert data["entropy"].shape[1:] == (6, 7, 7) and len(data["entropy_times"]) == data["entropy"].shape[0]
+    again = _invoke([*args, "--cfg", "1.5", "--out", str(tmp_path / "again.png")], tmp_path)
+    assert again.exit_code == 0 and np.array_equal(np.load(tmp_path / "again.npz")["images"], data["images"])
+
+
+def test_sample_refuses_bad_pairings(tmp_path, trained_runs):
+    _, dfm_dir = trained_runs("dfm")
+    line = _one_error_line(_invoke(["sample", str(dfm_dir), "--sampler", "euler", "--steps", "2"], tmp_path))
+    assert "euler" in line and "masked" in line
+    _, cfm_dir = trained_runs("cfm")
+    line = _one_error_line(_invoke(["sample", str(cfm_dir), "--uncertainty", "--steps", "2"], tmp_path))
+    assert "categorical" in line
+    line = _one_error_line(_invoke(["sample", str(cfm_dir), "--checkpoint", "5"], tmp_path))
+    assert "step 5" in line and "3" in line
+    assert list(tmp_path.iterdir()) == []

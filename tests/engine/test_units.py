@@ -1,0 +1,113 @@
+"""Engine parts without a training run: DeepSpeed config, data order, EMA, RNG, TOML, logs."""
+
+from __future__ import annotations
+
+import json
+import random
+import tomllib
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from flowbench.config import RunConfig, from_dict, load_config, to_dict
+from flowbench.engine.data import ShardedOrder
+from flowbench.engine.ds_config import plan_deepspeed
+from flowbench.engine.ema import EMA
+from flowbench.engine.metrics_log import JsonlLog
+from flowbench.engine.rng import capture_rng, restore_rng
+from flowbench.engine.rundir import default_run_dir, to_toml
+from flowbench.errors import ConfigError
+
+
+def test_batch_identity_and_defaults():
+    cfg = load_config(None, ["train.batch_size=256", "train.grad_accum=2"])
+    gpu = plan_deepspeed(cfg, world_size=8, on_gpu=True)
+    assert gpu.micro_batch == 16 and gpu.config["train_batch_size"] == 256
+    assert gpu.config["train_batch_size"] == gpu.micro_batch * gpu.grad_accum * 8
+    assert (gpu.precision, gpu.zero_stage, gpu.config["bf16"]["enabled"]) == ("bf16", 2, True)
+    assert gpu.config["gradient_clipping"] == 1.0
+    cpu = plan_deepspeed(cfg, world_size=1, on_gpu=False)
+    assert (cpu.precision, cpu.zero_stage, cpu.micro_batch) == ("fp32", 0, 128)
+    with pytest.raises(ConfigError, match="not divisible"):
+        plan_deepspeed(cfg, world_size=3, on_gpu=False)
+
+
+def test_user_deepspeed_json_merges_and_reports_batch_conflicts(tmp_path):
+    user = tmp_path / "ds.json"
+    user.write_text(json.dumps({"zero_optimization": {"stage": 1, "overlap_comm": True}, "gradient_clipping": 0.5}))
+    plan = plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+    assert plan.config["zero_optimization"] == {"stage": 1, "overlap_comm": True}
+    assert plan.config["gradient_clipping"] == 0.5 and plan.zero_stage == 1 and plan.client_optimizer
+    user.write_text(json.dumps({"train_micro_batch_size_per_gpu": 4}))
+    with pytest.raises(ConfigError, match="train_micro_batch_size_per_gpu=4 but this run has .*=32"):
+        plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+    user.write_text(json.dumps({"optimizer": {"type": "Adam", "params": {"lr": 1e-3}}, "train_batch_size": 32}))
+    plan = plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+    assert not plan.client_optimizer  # theirs wins
+    user.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+
+
+def test_sharded_order_disjoint_deterministic_and_resumable():
+    n, world, micro = 50, 2, 4
+    orders = [ShardedOrder(n, world, r, micro, seed=3) for r in range(world)]
+    epoch0 = [torch.cat([o.next() for _ in range(o.batches_per_epoch)]) for o in orders]
+    assert len(set(epoch0[0].tolist()) & set(epoch0[1].tolist())) == 0  # ranks read different samples
+    assert len(epoch0[0]) == len(epoch0[1]) == (n // (world * micro)) * micro
+    nxt = orders[0].next()  # rolls into epoch 1: a new permutation
+    assert orders[0].epoch == 1 and not torch.equal(nxt, epoch0[0][:micro])
+    again = ShardedOrder(n, world, 0, micro, seed=3)
+    assert torch.equal(torch.cat([again.next() for _ in range(again.batches_per_epoch)]), epoch0[0])
+    # resume mid-epoch from the saved position
+    a = ShardedOrder(n, world, 1, micro, seed=3)
+    [a.next() for _ in range(5)]
+    b = ShardedOrder(n, world, 1, micro, seed=3)
+    b.load_state_dict(a.state_dict())
+    assert all(torch.equal(a.next(), b.next()) for _ in range(7))
+
+
+def test_ema_warmup_decay_and_update():
+    net = nn.Linear(3, 2)
+    ema = EMA(net, decay=0.9999, warmup=True)
+    assert ema.current_decay() == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+    before = ema.model.weight.clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net)
+    assert torch.allclose(ema.model.weight, 0.1 * before + 0.9 * net.weight)
+    assert ema.current_decay() == pytest.approx(2 / 11)
+    ema.num_updates = 10**6
+    assert ema.current_decay() == 0.9999
+    plain = EMA(net, decay=0.5, warmup=False)
+    assert plain.current_decay() == 0.5 and not plain.model.training
+    assert all(not p.requires_grad for p in plain.model.parameters())
+
+
+def test_rng_roundtrip_through_weights_only_load(tmp_path):
+    gen = torch.Generator().manual_seed(5)
+    torch.save(capture_rng(gen), tmp_path / "rng.pt")
+    first = (random.random(), float(np.random.rand()), torch.rand(2).tolist(), torch.rand(2, generator=gen).tolist())
+    restore_rng(torch.load(tmp_path / "rng.pt", weights_only=True), gen)
+    again = (random.random(), float(np.random.rand()), torch.rand(2).tolist(), torch.rand(2, generator=gen).tolist())
+    assert first == again
+
+
+def test_config_toml_roundtrip_and_run_dir_name():
+    cfg = load_config(None, ['objective.name="vfm"', 'backbone.name="dit-xl/2"', "objective.options.z_loss_weight=0.0"])
+    back = from_dict(RunConfig, tomllib.loads(to_toml(to_dict(cfg))))
+    assert back == cfg
+    name = default_run_dir(cfg).name
+    assert name.startswith("vfm-dit-xl_2-") and "/" not in name
+
+
+def test_jsonl_truncation_drops_lines_after_checkpoint(tmp_path):
+    log = JsonlLog(tmp_path / "m.jsonl")
+    for s in (2, 4, 6, 8):
+        log.append({"step": s, "loss": float(s)})
+    with open(log.path, "a") as fh:
+        fh.write('{"step": 10, "lo')  # torn line of a killed writer
+    assert log.truncate_after(5) == 2
+    assert [r["step"] for r in log.records()] == [2, 4]
