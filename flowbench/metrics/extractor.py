@@ -193,17 +193,24 @@ class FidelityExtractor(FeatureExtractor):
         from torch_fidelity.utils import get_featuresdict_from_dataset
 
         layers = list(dict.fromkeys(layers or [self.feature_layer]))
+        # one module computing every layer the metrics use, whatever subset is asked for
+        computed = list(dict.fromkeys([*self.metric_layers(), *layers]))
         dev = auto_device(device)
         data = images if isinstance(images, Dataset) else UInt8Images(images)
         if len(data) == 0:
             raise ConfigError("no images to extract features from")
         first = data[0]
         self.check_images(int(first.shape[-2]), int(first.shape[-1]))
-        module = self.fidelity_module(layers, dev)
+        module = self.fidelity_module(computed, dev)
         out = get_featuresdict_from_dataset(
             data, module, batch_size, dev.type == "cuda", save_cpu_ram=True, verbose=False
         )
-        return {k: v.float() for k, v in out.items()}
+        return {k: out[k].float() for k in layers}
+
+    def metric_layers(self) -> list[str]:
+        """The layers metrics use: features, then score and classification logits if any."""
+        layers = [self.feature_layer, self.score_layer, self.logits_layer]
+        return list(dict.fromkeys(layer for layer in layers if layer))
 
     def features(self, images: Tensor) -> Tensor:
         return self.extract(images)[self.feature_layer]
