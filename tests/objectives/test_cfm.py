@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from exact_posteriors import CODEBOOK, GRID, NUM_CLASSES, ExactRegression
-from flowbench_cfm import CFM, CFMEndpoint
+from flowbench_cfm import CFMEndpoint
 from recorder import Recorder
 
 from flowbench.build import build_objective
@@ -14,11 +14,7 @@ from flowbench.errors import ConfigError
 from flowbench.testing.objective_contract import ObjectiveContract
 
 
-class TestCFMContract(ObjectiveContract):
-    component_class = CFM
-    component_name = "cfm"
-
-
+# The plain contract runs in tests/test_contracts_builtin.py; here, non-default options.
 class TestCFMEndpointContract(ObjectiveContract):
     component_class = CFMEndpoint
     component_name = "cfm-endpoint"

@@ -15,11 +15,7 @@ from flowbench.errors import ConfigError
 from flowbench.testing.objective_contract import ObjectiveContract
 
 
-class TestDFMContract(ObjectiveContract):
-    component_class = DFM
-    component_name = "dfm"
-
-
+# The plain contract runs in tests/test_contracts_builtin.py; here, non-default options.
 class TestDFMPolyMaskedOnDiTContract(ObjectiveContract):
     component_class = DFM
     component_name = "dfm"

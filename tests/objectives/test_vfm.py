@@ -18,11 +18,7 @@ from flowbench.guidance import guided_output
 from flowbench.testing.objective_contract import ObjectiveContract
 
 
-class TestVFMContract(ObjectiveContract):
-    component_class = VFM
-    component_name = "vfm"
-
-
+# The plain contract runs in tests/test_contracts_builtin.py; here, non-default options.
 class TestPurrceptionOnDiTContract(ObjectiveContract):
     component_class = VFM
     component_name = "purrception"

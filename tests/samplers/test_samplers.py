@@ -1,41 +1,19 @@
-"""Samplers: the shared contract (analytic oracles), exact NFE, pairing errors, guidance in one pass."""
+"""Samplers: exact NFE, pairing errors, guidance in one pass, trajectories.
+
+The shared sampler contract (analytic oracles) runs on every built-in sampler in
+``tests/test_contracts_builtin.py``; the toy-exactness tests in ``tests/objectives`` run each sampler
+with the real objectives and exact posteriors.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from flowbench_samplers import Euler, Heun, MaskedEuler, Midpoint
 
 from flowbench.build import build_objective, build_sampler, create
 from flowbench.config import ComponentConfig
 from flowbench.errors import ConfigError, IncompatibleError
 from flowbench.testing.data import tiny_codebook
-from flowbench.testing.sampler_contract import SamplerContract
-
-
-class TestEulerContract(SamplerContract):
-    component_class = Euler
-    component_name = "euler"
-    objective_name = "vfm"
-
-
-class TestHeunContract(SamplerContract):
-    component_class = Heun
-    component_name = "heun"
-    objective_name = "cfm-endpoint"
-
-
-class TestMidpointContract(SamplerContract):
-    component_class = Midpoint
-    component_name = "midpoint"
-    objective_name = "cfm"
-
-
-class TestMaskedEulerContract(SamplerContract):
-    component_class = MaskedEuler
-    component_name = "dfm-euler"
-    objective_name = "dfm"
-    objective_options = {"kappa": "poly", "power": 2.0}
 
 
 @pytest.mark.parametrize(
