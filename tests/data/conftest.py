@@ -51,3 +51,14 @@ def decompress_into(src_dir: Path, name: str, dest: Path) -> Path:
     out = dest / name
     out.write_bytes(data)
     return out
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread: on the shared, oversubscribed CPU two threads spin-wait for each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
