@@ -60,6 +60,8 @@ def parse_options(items: tuple[str, ...]) -> dict[str, Any]:
     """``("channels=64", "l2_norm=true")`` -> ``{"channels": 64, "l2_norm": True}`` (TOML literals)."""
     options: dict[str, Any] = {}
     for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--option expects NAME=VALUE (e.g. channels=64), got {item!r}")
         path, value = parse_override(item)
         if len(path) != 1:
             raise ConfigError(f"--option expects name=value without dots, got {item!r}")

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 from flowbench_data import sources
+from flowbench_data.fashion_mnist import FashionMNIST
+
+from flowbench import hookimpl
+from flowbench.plugins import register_plugin, unregister_plugin
 
 DEBIAN = sources.DEBIAN_DIR
 TEST_FILES = sources.FILES["test"]
+N = 300
 
 
 def debian_available() -> bool:
@@ -62,3 +67,28 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+class FashionMNISTHead(FashionMNIST):
+    """The first ``N`` test images of Fashion-MNIST (a small real dataset for cache tests)."""
+
+    def __init__(self, split="test", root=None, image_size=None):
+        super().__init__(split, root=root, image_size=image_size)
+        self.images, self.labels = self.images[:N], self.labels[:N]
+        self.builds = getattr(type(self), "builds", 0)
+        type(self).builds = self.builds + 1
+
+
+class HeadPlugin:
+    @hookimpl
+    def register_datasets(self, register):
+        register("fmnist-head", FashionMNISTHead)
+
+
+@pytest.fixture
+def head_dataset():
+    plugin = HeadPlugin()
+    register_plugin(plugin, name="test-fmnist-head")
+    FashionMNISTHead.builds = 0
+    yield "fmnist-head"
+    unregister_plugin(plugin)

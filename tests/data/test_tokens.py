@@ -8,44 +8,15 @@ import threading
 import numpy as np
 import pytest
 import torch
-from flowbench_data.fashion_mnist import FashionMNIST
 
-from flowbench import hookimpl
 from flowbench.build import create
 from flowbench.errors import DataError
-from flowbench.plugins import register_plugin, unregister_plugin
 from flowbench.tokens import TokenDataset, build_token_cache, cache_key, ensure_token_cache, index_dtype
 
-from .conftest import debian_available
+from .conftest import FashionMNISTHead, N, debian_available
 
 pytestmark = pytest.mark.skipif(not debian_available(), reason="needs the Debian package dataset-fashion-mnist")
 TINY = {"patch": 2, "channels": 8, "channel_mult": [1, 2], "num_res_blocks": 1, "codebook_size": 16, "embed_dim": 4}
-N = 300
-
-
-class FashionMNISTHead(FashionMNIST):
-    """The first ``N`` test images of Fashion-MNIST (a small real dataset for cache tests)."""
-
-    def __init__(self, split="test", root=None, image_size=None):
-        super().__init__(split, root=root, image_size=image_size)
-        self.images, self.labels = self.images[:N], self.labels[:N]
-        self.builds = getattr(type(self), "builds", 0)
-        type(self).builds = self.builds + 1
-
-
-class HeadPlugin:
-    @hookimpl
-    def register_datasets(self, register):
-        register("fmnist-head", FashionMNISTHead)
-
-
-@pytest.fixture
-def head_dataset():
-    plugin = HeadPlugin()
-    register_plugin(plugin, name="test-fmnist-head")
-    FashionMNISTHead.builds = 0
-    yield "fmnist-head"
-    unregister_plugin(plugin)
 
 
 @pytest.fixture(scope="module")
