@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from flowbench.errors import DataError
 from flowbench.interfaces import ImageDataset, Tokenizer
@@ -81,6 +81,26 @@ def _build_spec(
     }
 
 
+def _batches(
+    dataset: ImageDataset, start: int, stop: int, batch_size: int, num_workers: int
+) -> Iterator[tuple[int, tuple[torch.Tensor, Any]]]:
+    """``(first index, (images, labels))`` for items ``start..stop-1`` in order.
+
+    Datasets with a ``batch(slice)`` method (in-memory ones) are sliced directly; others are read
+    through a :class:`~torch.utils.data.DataLoader` with ``num_workers`` processes.
+    """
+    batch_fn = getattr(dataset, "batch", None)
+    if callable(batch_fn):
+        for b0 in range(start, stop, batch_size):
+            yield b0, batch_fn(slice(b0, min(b0 + batch_size, stop)))
+        return
+    loader = DataLoader(Subset(dataset, range(start, stop)), batch_size=batch_size, num_workers=num_workers)
+    b0 = start
+    for images, ys in loader:
+        yield b0, (images, ys)
+        b0 += len(images)
+
+
 def _shard_ok(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> bool:
     try:
         arr = np.load(path, mmap_mode="r")
@@ -100,6 +120,7 @@ def build_token_cache(
     split: str | None = None,
     batch_size: int = 256,
     shard_size: int = 10_000,
+    num_workers: int = 0,
     progress: bool = True,
 ) -> Path:
     """Encode every image of ``dataset`` into a cache at ``out`` (resuming a partial one)."""
@@ -123,7 +144,6 @@ def build_token_cache(
     dtype = index_dtype(tokenizer.codebook_size)
     total = len(dataset)
     shards = []
-    batch_fn = getattr(dataset, "batch", None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -145,13 +165,8 @@ def build_token_cache(
                 continue
             codes = np.empty((stop - start, h, w), dtype=dtype)
             labels = np.empty(stop - start, dtype=np.int64)
-            for b0 in range(start, stop, batch_size):
-                b1 = min(b0 + batch_size, stop)
-                if callable(batch_fn):
-                    images, ys = batch_fn(slice(b0, b1))
-                else:
-                    items = [dataset[i] for i in range(b0, b1)]
-                    images, ys = torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+            for b0, (images, ys) in _batches(dataset, start, stop, batch_size, num_workers):
+                b1 = b0 + len(images)
                 idx = tokenizer.encode(images).cpu()
                 if tuple(idx.shape) != (b1 - b0, h, w):
                     raise DataError(f"tokenizer returned indices {tuple(idx.shape)}, expected {(b1 - b0, h, w)}")
@@ -218,12 +233,14 @@ def ensure_token_cache(
     cache_root: str | Path | None = None,
     batch_size: int = 256,
     progress: bool = True,
+    num_workers: int = 0,
 ) -> Path:
     """A finished cache of ``dataset``/``split`` encoded by ``tokenizer``; built on first call.
 
     ``image_size`` defaults to the tokenizer's. The cache lives in
     ``<cache_root>/tokens/<key>`` (``cache_root`` defaults to :func:`default_cache_root`); a
-    lock file beside it makes concurrent callers wait for one build.
+    lock file beside it makes concurrent callers wait for one build. ``num_workers`` loader
+    processes decode images for datasets read from files (image-folder).
     """
     from flowbench.build import build_dataset
 
@@ -244,6 +261,7 @@ def ensure_token_cache(
             tokenizer_name=tokenizer_name,
             split=split,
             batch_size=batch_size,
+            num_workers=num_workers,
             progress=progress,
         )
 

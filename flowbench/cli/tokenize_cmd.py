@@ -27,6 +27,7 @@ __all__ = ["command"]
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--shard-size", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--num-workers", type=click.IntRange(min=0), default=0, show_default=True, help="Image loader processes.")
 def tokenize(
     dataset: str,
     split: str,
@@ -38,6 +39,7 @@ def tokenize(
     out: str | None,
     batch_size: int,
     shard_size: int,
+    num_workers: int,
 ) -> None:
     """Encode a dataset split with a tokenizer into sharded index arrays + manifest.json.
 
@@ -46,7 +48,14 @@ def tokenize(
     tok = create("tokenizer", tokenizer_name, checkpoint=tokenizer_checkpoint, **parse_options(options))
     if out is None:
         path = ensure_token_cache(
-            dataset, split, tok, tokenizer_name, root=root, image_size=image_size, batch_size=batch_size
+            dataset,
+            split,
+            tok,
+            tokenizer_name,
+            root=root,
+            image_size=image_size,
+            batch_size=batch_size,
+            num_workers=num_workers,
         )
     else:
         data = build_dataset(dataset, split, root=root, image_size=image_size or tok.image_size)
@@ -59,6 +68,7 @@ def tokenize(
             split=split,
             batch_size=batch_size,
             shard_size=shard_size,
+            num_workers=num_workers,
         )
     cache = TokenDataset(path)
     h, w = cache.grid_shape

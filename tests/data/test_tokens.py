@@ -135,3 +135,20 @@ def test_ensure_token_cache_builds_once_under_concurrency(tok, head_dataset, tmp
     other = create("tokenizer", "vqvae", pretrained=False, **TINY)
     assert cache_key(head_dataset, "test", other, "vqvae", None, 28) != path.name
     assert json.loads((path / "manifest.json").read_text())["image_size"] == 28
+
+
+def test_file_datasets_go_through_a_loader(tmp_path):
+    from PIL import Image
+
+    from flowbench.build import build_dataset
+
+    for i in range(5):
+        (tmp_path / "imgs" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (20, 20), (40 * i, 0, 255 - 40 * i)).save(tmp_path / "imgs" / f"c{i % 2}" / f"{i}.png")
+    ds = build_dataset("image-folder", "train", root=str(tmp_path / "imgs"), image_size=16)
+    tok = create("tokenizer", "vqvae", pretrained=False, **{**TINY, "image_size": 16, "image_channels": 3})
+    out = build_token_cache(ds, tok, tmp_path / "c", dataset_name="image-folder", tokenizer_name="vqvae", batch_size=2)
+    cache = TokenDataset(out)
+    assert len(cache) == 5 and cache.grid_shape == (4, 4) and cache.num_classes == 2
+    assert [cache[i][1] for i in range(5)] == [label for _, label in ds.samples]
+    assert torch.equal(cache[3][0], tok.encode(ds[3][0][None])[0])
