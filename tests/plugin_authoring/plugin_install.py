@@ -52,15 +52,10 @@ def env_with(site: Path, **extra: str) -> dict[str, str]:
 
 
 def flowbench(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: int = 600):
-    """Run the ``flowbench`` command line in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "flowbench.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-    )
+    """Run the ``flowbench`` console script of this interpreter's environment in a subprocess."""
+    script = Path(sys.executable).parent / "flowbench"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-c", "from flowbench.cli import main; main()"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
 
 
 def run_pytest(paths: list[Path], env: dict[str, str], cwd: Path, timeout: int = 600):
