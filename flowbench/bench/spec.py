@@ -43,12 +43,13 @@ import copy
 import difflib
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowbench.build import _check_options
-from flowbench.config import RunConfig, load_config, to_dict
+from flowbench.config import RunConfig, apply_overrides, load_config, to_dict
 from flowbench.errors import ConfigError, FlowbenchError
 from flowbench.plugins import registry
 
@@ -101,6 +102,7 @@ class BenchSpec:
     description: str
     path: str
     profile: str | None
+    sets: list[str]
     objectives: list[str]
     seeds: list[int]
     temperatures: list[float]
@@ -117,6 +119,7 @@ class BenchSpec:
             "description": self.description,
             "path": self.path,
             "profile": self.profile,
+            "sets": list(self.sets),
             "objectives": list(self.objectives),
             "seeds": list(self.seeds),
             "temperatures": list(self.temperatures),
@@ -138,10 +141,10 @@ def _check_keys(where: str, table: Any, allowed: tuple[str, ...] | list[str], pr
     for key in table:
         if key not in allowed:
             close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.5)
-            hint = f"did you mean {prefix}{close[0]!r}? " if close else ""
+            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
             raise _err(
                 where,
-                f"unknown key {prefix}{key!r}; {hint}allowed: {', '.join(prefix + a for a in allowed) or '(none)'}",
+                f"unknown key '{prefix}{key}'; {hint}allowed: {', '.join(prefix + a for a in allowed) or '(none)'}",
             )
     return table
 
@@ -218,8 +221,13 @@ def _uses_temperature(objective_name: str) -> bool:
     return _entry_attr("objective", objective_name, "temperature_on") is not None
 
 
-def parse_spec(data: dict[str, Any], where: str = "<benchmark>", profile: str | None = None) -> BenchSpec:
-    """Validate a benchmark given as a dict (a parsed TOML file) and expand its matrix."""
+def parse_spec(
+    data: dict[str, Any], where: str = "<benchmark>", profile: str | None = None, sets: Sequence[str] = ()
+) -> BenchSpec:
+    """Validate a benchmark given as a dict (a parsed TOML file) and expand its matrix.
+
+    ``sets`` are ``key=value`` overrides of ``[base]`` (``flowbench run``'s ``--set`` syntax, e.g.
+    ``data.root=/data/imagenet``), applied after the profile."""
     _check_keys(where, data, _TOP)
     profiles = data.get("profiles", {})
     _check_keys(where, profiles, list(profiles), "profiles.")
@@ -252,6 +260,11 @@ def parse_spec(data: dict[str, Any], where: str = "<benchmark>", profile: str | 
         raise _err(where, f"bench.name must be letters, digits, '.', '_' or '-', got {name!r}")
 
     base = _components_as_tables(where, data.get("base", {}), "base.")
+    if sets:
+        try:
+            base = _components_as_tables(where, apply_overrides(copy.deepcopy(base), list(sets)), "base.")
+        except ConfigError as exc:
+            raise _err(where, str(exc)) from None
     if "objective" in base:
         raise _err(
             where,
@@ -294,6 +307,7 @@ def parse_spec(data: dict[str, Any], where: str = "<benchmark>", profile: str | 
         description=bench.get("description", ""),
         path=where,
         profile=profile,
+        sets=list(sets),
         objectives=list(objectives),
         seeds=seeds,
         temperatures=temperatures,
@@ -330,8 +344,9 @@ def _report_settings(where: str, raw: dict[str, Any], objectives: list[str]) -> 
     )
 
 
-def load_spec(path: str | Path, profile: str | None = None) -> BenchSpec:
-    """Read, validate and expand the benchmark file ``path`` (optionally with a profile)."""
+def load_spec(path: str | Path, profile: str | None = None, sets: Sequence[str] = ()) -> BenchSpec:
+    """Read, validate and expand the benchmark file ``path`` (optionally with a profile and
+    ``--set`` overrides of ``[base]``)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"benchmark file {str(p)!r} does not exist")
@@ -339,4 +354,4 @@ def load_spec(path: str | Path, profile: str | None = None) -> BenchSpec:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_spec(data, where=str(p), profile=profile)
+    return parse_spec(data, where=str(p), profile=profile, sets=sets)

@@ -1,0 +1,137 @@
+"""``flowbench bench CONFIG``: run a benchmark's matrix of objectives x seeds, resumably.
+
+Examples::
+
+    flowbench bench benchmarks/fmnist-cpu.toml --quick --out /tmp/q   # the quick profile
+    flowbench bench benchmarks/fmnist-cpu.toml --dry-run              # list the cells, train nothing
+    flowbench bench benchmarks/imagenet-dit-xl.toml --gpus 0,1,2,3    # one worker per GPU
+
+Run the same command again to continue a stopped benchmark. See :mod:`flowbench.bench.runner`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flowbench.errors import ConfigError
+
+__all__ = ["bench", "command"]
+
+
+def _gpus(value: str | None) -> list[str]:
+    if not value:
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items or not all(v.isdigit() for v in items) or len(set(items)) != len(items):
+        raise ConfigError(f"--gpus expects distinct GPU indices such as 0,1,2, got {value!r}")
+    return items
+
+
+@click.command("bench")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--quick", is_flag=True, help="Use the benchmark's [profiles.quick] (same as --profile quick).")
+@click.option("--profile", default=None, help="Use the benchmark's [profiles.NAME] overrides.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Results directory [<config folder>/results/<name>[-<profile>]].",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a [base] setting, e.g. --set data.root=/data/imagenet (repeatable).",
+)
+@click.option("--gpus", default=None, help="Comma-separated GPU indices: one worker process per GPU.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads per process (torch.set_num_threads) [torch's default].",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and list the cells; train nothing.")
+@click.option("--worker", default=None, hidden=True, help="Internal: run as a GPU worker of invocation ID.")
+def bench(
+    config: Path,
+    quick: bool,
+    profile: str | None,
+    out: Path | None,
+    sets: tuple[str, ...],
+    gpus: str | None,
+    threads: int | None,
+    dry_run: bool,
+    worker: str | None,
+) -> None:
+    """Train every cell of the benchmark CONFIG (objectives x seeds) and evaluate it.
+
+    Results go to one run directory per cell; `flowbench report RESULTS_DIR` turns them into tables and
+    figures. A stopped benchmark continues where it was when run again.
+    """
+    from flowbench.bench import runner
+    from flowbench.bench.collect import cell_status
+    from flowbench.bench.layout import CELLS
+    from flowbench.bench.spec import load_spec
+
+    if quick and profile and profile != "quick":
+        raise ConfigError("--quick means --profile quick; give one of them")
+    gpu_list = _gpus(gpus)
+    spec = load_spec(config, profile="quick" if quick else profile, sets=sets)
+    results = out or runner.default_results_dir(spec)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+    if worker:
+        outcomes = runner.run_worker(spec, results, worker, log=click.echo)
+        if any(o.status == "failed" for o in outcomes):
+            click.get_current_context().exit(1)
+        return
+
+    if dry_run:
+        for cell in spec.cells:
+            runner._check_cell_config(results / CELLS / cell.name, cell)  # noqa: SLF001 - same package
+        _print_plan(spec, results, cell_status)
+        return
+
+    runner.prepare_results_dir(spec, results)
+    click.echo(
+        f"benchmark {spec.name}"
+        + (f" (profile {spec.profile})" if spec.profile else "")
+        + f": {len(spec.cells)} cells -> {results}"
+    )
+    if gpu_list:
+        extra = ["--threads", str(threads)] if threads else []
+        failed = runner.run_on_gpus(spec, results, gpu_list, log=click.echo, extra_args=extra)
+        if failed:
+            click.get_current_context().exit(1)
+    else:
+        outcomes = runner.run_benchmark(spec, results, log=click.echo)
+        bad = [o for o in outcomes if o.status == "failed"]
+        if bad:
+            click.echo(f"{len(bad)} cell(s) failed: {', '.join(o.cell for o in bad)}; rerun to retry them", err=True)
+            click.get_current_context().exit(1)
+    click.echo(f"done; write the report with: flowbench report {results}")
+
+
+def _print_plan(spec, results: Path, cell_status) -> None:  # noqa: ANN001
+    click.echo(f"benchmark {spec.name}" + (f" (profile {spec.profile})" if spec.profile else "") + f" -> {results}")
+    click.echo(
+        f"{'cell':<28} {'objective':<16} {'seed':>4} {'steps':>7} {'batch':>6} {'evals':>5} "
+        f"{'samples':>7} {'sampler':<10} {'sweep':>5}  status"
+    )
+    for cell in spec.cells:
+        c = cell.config
+        evals = len({*range(c.eval.every, c.train.steps + 1, c.eval.every), c.train.steps})
+        click.echo(
+            f"{cell.name:<28} {c.objective.name:<16} {cell.seed:>4} {c.train.steps:>7} {c.train.batch_size:>6} "
+            f"{evals:>5} {c.eval.num_samples:>7} {(c.sample.sampler or 'default'):<10} {len(cell.sweep):>5}  "
+            f"{cell_status(results / 'cells' / cell.name)}"
+        )
+
+
+command = bench
