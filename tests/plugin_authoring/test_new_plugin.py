@@ -14,6 +14,9 @@ from flowbench.cli.main import cli
 from flowbench.cli.new_plugin_cmd import KINDS, plugin_names, render_plugin
 from flowbench.errors import ConfigError
 
+#: The built-in plugins' entry-point names (pyproject.toml of flowbench).
+BUILTIN_ENTRY_POINTS = {"data", "vqvae", "llamagen", "ldm", "dit", "vfm", "cfm", "dfm", "samplers", "metrics"}
+
 
 def invoke(*args: str):
     return CliRunner().invoke(cli, ["new-plugin", *args])
@@ -118,6 +121,9 @@ def test_default_directory_is_flowbench_name(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_generated_skeletons_pass_their_own_tests(tmp_path):
     """Every kind, as generated: installed (entry point included), its contract tests pass."""
+    import importlib.metadata as md
+
+    assert BUILTIN_ENTRY_POINTS <= {ep.name for ep in md.entry_points(group="flowbench")}
     site = tmp_path / "site"
     tests = []
     for kind in KINDS:
@@ -126,7 +132,20 @@ def test_generated_skeletons_pass_their_own_tests(tmp_path):
         assert result.exit_code == 0, result.output
         copy = install_into(tmp_path / "src" / name, site, tmp_path)
         tests.append(copy / "tests")
-    done = run_pytest(tests, env_with(site), cwd=tmp_path)
+    # Every built-in plugin blocked but the samplers (an objective's default sampler must exist):
+    # the contract suites need no built-in backbone, objective, tokenizer or dataset.
+    blocked = ",".join(sorted(BUILTIN_ENTRY_POINTS - {"samplers"}))
+    probe = tmp_path / "probe" / "test_builtins_blocked.py"
+    probe.parent.mkdir()
+    probe.write_text(
+        "from flowbench.plugins import registry\n\n\n"
+        "def test_only_the_samplers_are_loaded():\n"
+        "    assert 'fresh-sampler' in registry('sampler') and 'euler' in registry('sampler')\n"
+        "    assert registry('objective').names() == ['fresh-objective']\n"
+        "    assert registry('backbone').names() == ['fresh-backbone']\n"
+        "    assert len(registry('tokenizer')) == len(registry('dataset')) == 0\n"
+    )
+    done = run_pytest([*tests, probe], env_with(site, FLOWBENCH_DISABLE_PLUGINS=blocked), cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     summary = done.stdout.strip().splitlines()[-1]
     assert "failed" not in summary and "error" not in summary, summary
