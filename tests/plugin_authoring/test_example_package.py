@@ -159,6 +159,13 @@ def test_flowbench_bench_and_report_include_it(example_site, token_cache, tmp_pa
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     done = flowbench("report", str(results), env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = "\n".join(p.read_text() for p in sorted((results / "report").glob("*.md")))
-    for label in ("x0-rectified", "x0-endpoint", "cfm-endpoint"):
-        assert label in report, f"{label} missing from the report"
+    import pandas as pd
+
+    rows = pd.read_csv(results / "report" / "results.csv")
+    for label, name in (("x0-rectified", "x0-rectified"), ("x0-endpoint", "x0-rectified"), ("cfm-endpoint", None)):
+        mine = rows[rows["objective"] == label]
+        assert sorted(mine["step"]) == [2, 4], f"{label}: evaluations at {sorted(mine['step'])}"
+        assert (mine["objective_name"] == (name or label)).all()
+        assert mine["fid"].notna().all() and (mine["fid"] > 0).all()
+    report = (results / "report" / "report.md").read_text()
+    assert "| x0-rectified | x0-endpoint |" in report and "| x0-rectified | cfm-endpoint |" in report
