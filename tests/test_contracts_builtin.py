@@ -6,6 +6,8 @@ contract fails here. Built-ins are named explicitly: a missing one fails its ``t
 
 from __future__ import annotations
 
+import torch
+
 from flowbench.testing import BackboneContract, ObjectiveContract, SamplerContract, TokenizerContract
 
 # Objectives, each with its own default sampler (the sampling checks use it).
@@ -39,5 +41,19 @@ TestDitMicro2Backbone = BackboneContract.configure("dit-micro/2", options=_TINY)
 TestDitTiny1Backbone = BackboneContract.configure("dit-tiny/1", options=_TINY)
 TestDitS2Backbone = BackboneContract.configure("dit-s/2", options=_TINY)
 
-# Tokenizers: the shipped Fashion-MNIST VQ-VAE.
-TestVqvaeTokenizer = TokenizerContract.configure("vqvae", min_reencode_agreement=0.5)
+
+class TestVqvaeTokenizer(TokenizerContract):
+    """The shipped Fashion-MNIST VQ-VAE, on real test images.
+
+    Measured re-encode agreement (codes of the first 16/32/48 test images): 0.876, 0.883, 0.851.
+    """
+
+    component_name = "vqvae"
+    batch_size = 16
+    min_reencode_agreement = 0.8
+
+    def images(self, tokenizer, seed=0):
+        from flowbench.build import build_dataset
+
+        data = build_dataset("fashion-mnist", "test", image_size=tokenizer.image_size)
+        return torch.stack([data[i][0] for i in range(self.batch_size)])

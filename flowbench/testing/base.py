@@ -65,7 +65,7 @@ class ContractBase:
             return create(self.kind, self.component_name, *args, **options)
         raise TypeError(f"{type(self).__name__}: set component_class or component_name (or both)")
 
-    def check_registered(self, *args: Any) -> None:
+    def check_registered(self, *args: Any, **kwargs: Any) -> None:
         """``component_name`` resolves in the registry; with ``component_class``, to an instance of it."""
         if self.component_name is None:
             import pytest
@@ -81,7 +81,7 @@ class ContractBase:
                 f"the module with the hooks under [project.entry-points.flowbench]?",
                 pytrace=False,
             )
-        built = create(self.kind, self.component_name, *args, **self.options)
+        built = create(self.kind, self.component_name, *args, **{**self.options, **kwargs})
         if self.component_class is not None:
             assert isinstance(built, self.component_class), (
                 f"{self.kind} {self.component_name!r} ({entry.origin()}) builds {type(built).__name__}, "
