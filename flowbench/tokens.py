@@ -126,9 +126,16 @@ def build_token_cache(
     """Encode every image of ``dataset`` into a cache at ``out`` (resuming a partial one)."""
     out = Path(out)
     split = split if split is not None else getattr(dataset, "split", "")
-    if (out / MANIFEST).is_file():
-        return out
     spec = _build_spec(dataset, dataset_name, split, tokenizer, tokenizer_name, shard_size)
+    if (out / MANIFEST).is_file():
+        done = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        changed = sorted(k for k in spec if k != "shard_size" and done.get(k) != spec[k])
+        if changed:
+            raise DataError(
+                f"{out} holds a token cache of something else (differs in {', '.join(changed)}); "
+                "choose another --out or delete it"
+            )
+        return out
     if (out / BUILD).is_file():
         previous = json.loads((out / BUILD).read_text(encoding="utf-8"))
         if previous != spec:

@@ -21,13 +21,17 @@ def error_lines(output: str) -> list[str]:
 
 
 def test_tokenize_to_a_directory_then_rerun(head_dataset, tmp_path):
-    args = ["tokenize", "--dataset", head_dataset, "--split", "test", *TINY, "--shard-size", "128"]
-    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "c")])
+    args = ["tokenize", "--dataset", head_dataset, "--split", "test", "--shard-size", "128"]
+    args += ["--out", str(tmp_path / "c")]
+    result = CliRunner().invoke(cli, args)  # the shipped vqvae
     assert result.exit_code == 0, result.output
-    assert f"{N} images of fmnist-head/test as 7x7 codes (K=16) in {tmp_path / 'c'}" in result.output
+    assert f"{N} images of fmnist-head/test as 7x7 codes (K=512) in {tmp_path / 'c'}" in result.output
     assert len(TokenDataset(tmp_path / "c")) == N and len(TokenDataset(tmp_path / "c").manifest["shards"]) == 3
-    again = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "c")])
+    again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and f"{N} images" in again.output
+    # the same directory for another tokenizer (a random one) is refused
+    other = CliRunner().invoke(cli, [*args, *TINY])
+    assert other.exit_code == 2 and error_lines(other.output)[0].endswith("choose another --out or delete it")
 
 
 def test_tokenize_into_the_default_cache(head_dataset, tmp_path, monkeypatch):

@@ -55,6 +55,9 @@ def test_expect_mismatch_names_what_differs(tok, tmp_path):
     assert "checkpoint_sha256" in msg and "codebook_size: cache 16 vs tokenizer 512" in msg and "\n" not in msg
     with pytest.raises(DataError, match="tokenizer name: cache 'vqvae' vs tokenizer 'llamagen-vq8'"):
         TokenDataset(out, expect={**tok.describe(), "name": "llamagen-vq8"})
+    other_tok = create("tokenizer", "vqvae", pretrained=False, **TINY)
+    with pytest.raises(DataError, match="holds a token cache of something else .*checkpoint_sha256"):
+        build_token_cache(FashionMNISTHead(), other_tok, out, dataset_name="d", tokenizer_name="vqvae")
 
 
 def test_resume_keeps_finished_shards(tok, tmp_path):
