@@ -200,6 +200,10 @@ class RunEvaluator:
 
     def __init__(self, config: RunConfig, settings: EvalSettings, cache_dir: str | Path | None = None) -> None:
         settings.validate()
+        if settings.sampler:
+            from flowbench.plugins import registry
+
+            registry("sampler").get(settings.sampler)  # an unknown name fails before any work
         self.config = config
         self.settings = settings
         self.cache_dir = cache_dir
