@@ -76,19 +76,15 @@ METRICS: tuple[str, ...] = (
     "train_wall_s",
 )
 
-# Evaluator keys that mean the same as one of our provenance columns.
+# Evaluator keys (``EvalResult.flat()``) renamed to the table's columns: the evaluator's ``objective``
+# is the registry name (the table's ``objective`` is the benchmark label), its ``steps`` are sampler
+# steps and its ``seed`` the sampling seed (the table's ``seed`` is the training seed).
 _ALIASES = {
-    "extractor": "feature_extractor",
-    "feature_extractor_name": "feature_extractor",
-    "split": "reference_split",
-    "reference": "reference_split",
-    "solver": "sampler",
+    "objective": "objective_name",
     "steps": "sample_steps",
-    "sampling_steps": "sample_steps",
-    "cfg_scale": "guidance",
-    "guidance_scale": "guidance",
-    "tau": "temperature",
-    "n_samples": "num_samples",
+    "seed": "sample_seed",
+    "train_batch_size": "effective_batch",
+    "train_precision": "numeric_precision",
 }
 
 

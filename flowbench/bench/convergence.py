@@ -106,7 +106,7 @@ def iterations_to_fid(curve: Curve, target: float) -> float:
     if never reached). See the module docstring."""
     if not target > 0:
         raise ValueError(f"target FID must be > 0, got {target}")
-    hit = np.nonzero(curve.fid <= target)[0]
+    hit = np.nonzero(curve.fid <= target * (1 + 1e-9))[0]  # tolerance: a target taken from a curve is reached
     if hit.size == 0:
         return float("inf")
     i = int(hit[0])
@@ -114,7 +114,7 @@ def iterations_to_fid(curve: Curve, target: float) -> float:
         return float(curve.steps[0])
     s0, s1 = curve.steps[i - 1], curve.steps[i]
     l0, l1 = np.log(curve.fid[i - 1]), np.log(curve.fid[i])
-    frac = (np.log(target) - l0) / (l1 - l0)
+    frac = min(max((np.log(target) - l0) / (l1 - l0), 0.0), 1.0)
     return float(s0 + (s1 - s0) * frac)
 
 

@@ -87,7 +87,7 @@ def bench(
         torch.set_num_threads(threads)
 
     if worker:
-        outcomes = runner.run_worker(spec, results, worker, log=click.echo)
+        outcomes = runner.run_worker(spec, results, worker, log=click.echo)  # SIGTERM: checkpoint, then exit
         if any(o.status == "failed" for o in outcomes):
             click.get_current_context().exit(1)
         return
@@ -97,6 +97,8 @@ def bench(
             runner._check_cell_config(results / CELLS / cell.name, cell)  # noqa: SLF001 - same package
         _print_plan(spec, results, cell_status)
         return
+
+    from flowbench.engine import TrainingInterrupted
 
     runner.prepare_results_dir(spec, results)
     click.echo(
@@ -110,7 +112,15 @@ def bench(
         if failed:
             click.get_current_context().exit(1)
     else:
-        outcomes = runner.run_benchmark(spec, results, log=click.echo)
+        try:
+            outcomes = runner.run_benchmark(spec, results, log=click.echo)
+        except TrainingInterrupted as exc:
+            click.echo(
+                f"interrupted at step {exc.step} of {exc.run_dir.name} (checkpoint saved); run the same "
+                "command again to continue",
+                err=True,
+            )
+            click.get_current_context().exit(130)
         bad = [o for o in outcomes if o.status == "failed"]
         if bad:
             click.echo(f"{len(bad)} cell(s) failed: {', '.join(o.cell for o in bad)}; rerun to retry them", err=True)

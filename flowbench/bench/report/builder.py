@@ -134,7 +134,7 @@ def build_report(
     )
     doc = Document(title)
     figs: list[Path] = []
-    _intro(doc, bench, df, root)
+    _intro(doc, bench, df, root, objectives)
 
     doc.add(Heading("Setup"))
     doc.add(Text("Settings of every evaluation row (a comma-separated cell lists values that differ between rows)."))
@@ -242,7 +242,7 @@ def build_report(
     return ReportFiles(out_dir, csv_path, md_path, html_path, figs, ref, global_target)
 
 
-def _intro(doc: Document, bench: dict, df: pd.DataFrame, root: Path) -> None:
+def _intro(doc: Document, bench: dict, df: pd.DataFrame, root: Path, objectives: list[str]) -> None:
     if bench.get("description"):
         doc.add(Text(bench["description"]))
     cells = bench.get("cells", [])
@@ -252,7 +252,7 @@ def _intro(doc: Document, bench: dict, df: pd.DataFrame, root: Path) -> None:
     when = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     doc.add(
         Text(
-            f"Cells finished: {done}/{total}. Objectives: {', '.join(dict.fromkeys(df['objective']))}; "
+            f"Cells finished: {done}/{total}. Objectives: {', '.join(objectives)}; "
             f"seeds: {', '.join(str(s) for s in sorted(df['seed'].unique()))}. "
             f"Generated {when} by flowbench {__version__} from `{root}`."
         )

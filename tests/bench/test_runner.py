@@ -1,0 +1,133 @@
+"""A real (tiny) benchmark: stopped after its first cell, it continues without redoing that cell."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCH = """
+[bench]
+name = "tiny"
+objectives = ["vfm", "cfm"]
+seeds = [0]
+temperatures = [0.9, 1.0]
+
+[base]
+backbone = {{ name = "dit-micro/1", options = {{ depth = 1, width = 64 }} }}
+tokenizer = {{ name = "vqvae", options = {{ pretrained = false }} }}
+data = {{ tokens = {tokens} }}
+train = {{ steps = 120, batch_size = 8, log_every = 5, checkpoint_every = 5, sample_every = 120 }}
+sample = {{ steps = 2, num = 4 }}
+
+[base.eval]
+every = 60
+num_samples = 16
+batch_size = 16
+feature_extractor = "fmnist-classifier"
+options = {{ num_reference = 64 }}
+
+[report]
+reference = "vfm"
+"""
+
+
+@pytest.fixture(scope="module")
+def token_cache(tmp_path_factory) -> Path:
+    """64 Fashion-MNIST test images through a randomly initialised VQ-VAE (fast, deterministic)."""
+    import torch
+
+    from flowbench.build import build_dataset, build_tokenizer
+    from flowbench.config import ComponentConfig
+    from flowbench.tokens import build_token_cache
+
+    class Head(torch.utils.data.Dataset):
+        def __init__(self, base, n):
+            self.base, self.n = base, n
+            self.num_classes, self.image_size, self.channels = base.num_classes, base.image_size, base.channels
+            self.split = base.split
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            return self.base[i]
+
+        def describe(self):
+            return {**self.base.describe(), "size": self.n}
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        tok = build_tokenizer(ComponentConfig("vqvae", {"pretrained": False}))
+    data = Head(build_dataset("fashion-mnist", "test"), 64)
+    out = tmp_path_factory.mktemp("tokens") / "fmnist-test-64"
+    return build_token_cache(data, tok, out, dataset_name="fashion-mnist", tokenizer_name="vqvae", progress=False)
+
+
+def _bench(spec: Path, results: Path) -> list[str]:
+    return [sys.executable, "-m", "flowbench.cli.main", "bench", str(spec), "--out", str(results), "--threads", "1"]
+
+
+def _steps(path: Path) -> list[int]:
+    return [json.loads(line)["step"] for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_stopped_benchmark_continues_without_redoing_finished_cells(token_cache, tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(BENCH.format(tokens=json.dumps(str(token_cache))))
+    results = tmp_path / "results"
+    vfm, cfm = results / "cells" / "vfm-seed0", results / "cells" / "cfm-seed0"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    # first invocation: stop it (SIGTERM) once the second cell is training
+    proc = subprocess.Popen(_bench(spec, results), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    while not ((cfm / "metrics.jsonl").is_file() and (cfm / "metrics.jsonl").read_text().strip()):
+        assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "the second cell never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out1 = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 130, out1[-3000:]
+    assert "interrupted at step" in out1
+    assert (vfm / "done.json").is_file() and not (cfm / "done.json").exists()
+    assert not (cfm / "trained.json").exists()
+    finished = {p.relative_to(vfm): p.read_bytes() for p in vfm.rglob("*") if p.is_file()}
+
+    # second invocation: the finished cell is skipped untouched, the stopped one resumes
+    done = subprocess.run(_bench(spec, results), env=env, capture_output=True, text=True, timeout=300)
+    out2 = done.stdout + done.stderr
+    assert done.returncode == 0, out2[-3000:]
+    assert "vfm-seed0: skipped" in out2 and "training vfm-seed0" not in out2
+    assert "resuming cfm-seed0 from step" in out2
+    assert {p.relative_to(vfm): p.read_bytes() for p in vfm.rglob("*") if p.is_file()} == finished
+    steps = _steps(cfm / "metrics.jsonl")
+    assert steps == sorted(set(steps)) and steps[-1] == 120  # every logged step exactly once
+    assert _steps(cfm / "evals.jsonl") == [60, 120]
+    # the temperature sweep evaluated the final weights of the objective whose temperature acts
+    sweeps = [json.loads(line) for line in (vfm / "sweeps.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["temperature"]) for r in sweeps] == [(120, 0.9)]
+    assert not (cfm / "sweeps.jsonl").exists()
+
+    # a third invocation has nothing left to do; the report reads the real results
+    from click.testing import CliRunner
+
+    from flowbench.bench.collect import collect
+    from flowbench.cli.main import cli
+
+    again = CliRunner().invoke(cli, _bench(spec, results)[3:])
+    assert again.exit_code == 0 and again.output.count(": skipped") == 2, again.output
+    from flowbench.bench.report import build_report
+
+    df = collect(results)
+    assert len(df) == 2 + 2 + 1  # two evals per cell + one sweep point
+    assert set(df["objective_name"]) == {"vfm", "cfm"} and set(df["sample_steps"]) == {2}
+    files = build_report(results)
+    assert files.html.is_file() and "| vfm | cfm |" in files.markdown.read_text()
