@@ -43,6 +43,9 @@ class DeepSpeedPlan:
         client_optimizer: whether flowbench passes its AdamW (False when the user's JSON names an
             ``optimizer``).
         user_keys: top-level keys that came from the user's JSON.
+        manual_clip: for ZeRO 0 in fp32, the clipping norm that flowbench applies itself with
+            torch's fused ``clip_grad_norm_`` (DeepSpeed's own clipping on that path is a Python loop
+            over parameters, and it does not report the norm); ``None`` when DeepSpeed clips.
     """
 
     config: dict[str, Any]
@@ -53,6 +56,7 @@ class DeepSpeedPlan:
     zero_stage: int
     client_optimizer: bool = True
     user_keys: list[str] = field(default_factory=list)
+    manual_clip: float | None = None
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +133,9 @@ def plan_deepspeed(cfg: RunConfig, world_size: int, on_gpu: bool) -> DeepSpeedPl
             precision = "fp16"
         else:
             precision = "fp32"
+    manual_clip = None
+    if stage == 0 and precision == "fp32":
+        manual_clip = float(config.pop("gradient_clipping", 0.0))
     return DeepSpeedPlan(
         config=config,
         micro_batch=micro,
@@ -138,4 +145,5 @@ def plan_deepspeed(cfg: RunConfig, world_size: int, on_gpu: bool) -> DeepSpeedPl
         zero_stage=stage,
         client_optimizer=client_optimizer,
         user_keys=user_keys,
+        manual_clip=manual_clip,
     )

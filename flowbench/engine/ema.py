@@ -49,6 +49,8 @@ class EMA:
         self.keep = keep
         self.num_updates = 0
         self.model: nn.Module | None = None
+        self._live_of: nn.Module | None = None
+        self._live: list[Tensor] = []
         if keep:
             self.model = copy.deepcopy(module).float().eval().requires_grad_(False)
             self._names = [n for n, _ in self.model.named_parameters()]
@@ -75,8 +77,11 @@ class EMA:
         with self._gathered(module):
             if not self.keep:
                 return
-            params = dict(module.named_parameters())
-            live = [params[n].detach() for n in self._names]
+            if self._live_of is not module:  # the live module's parameter objects, in our order
+                params = dict(module.named_parameters())
+                self._live = [params[n] for n in self._names]
+                self._live_of = module
+            live = [p.detach() for p in self._live]
             if live and live[0].dtype != torch.float32:
                 live = [p.float() for p in live]
             # shadow += (1 - beta) * (live - shadow), fused over all tensors

@@ -38,7 +38,7 @@ from flowbench.errors import CheckpointError, ConfigError, FlowbenchError
 from flowbench.io import atomic_path
 from flowbench.plugins import registry
 
-__all__ = ["TrainResult", "train", "check_names"]
+__all__ = ["TrainResult", "train", "check_names", "make_optimizer"]
 
 
 @dataclass
@@ -73,6 +73,14 @@ def _cast_hooks(module: nn.Module, dtype: torch.dtype) -> None:
 
     module.register_forward_pre_hook(pre)
     module.register_forward_hook(post)
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: RunConfig) -> torch.optim.Optimizer:
+    """AdamW with the run's settings: multi-tensor (``foreach``) on the CPU, ``fused`` on GPUs."""
+    t = cfg.train
+    on_gpu = bool(params) and params[0].is_cuda
+    kind = {"fused": True} if on_gpu else {"foreach": True}
+    return torch.optim.AdamW(params, lr=t.lr, betas=t.betas, weight_decay=t.weight_decay, **kind)
 
 
 def _on_main(dist: DistInfo, fn: Callable[[], Any]) -> Any:
@@ -186,11 +194,7 @@ def train(
     import deepspeed
 
     params = [p for p in backbone.parameters() if p.requires_grad]
-    optimizer = (
-        torch.optim.AdamW(params, lr=cfg.train.lr, betas=cfg.train.betas, weight_decay=cfg.train.weight_decay)
-        if plan.client_optimizer
-        else None
-    )
+    optimizer = make_optimizer(params, cfg) if plan.client_optimizer else None
     try:
         engine, _, _, _ = deepspeed.initialize(
             model=backbone, model_parameters=params, optimizer=optimizer, config=plan.config
@@ -200,6 +204,8 @@ def train(
             raise
         raise ConfigError(f"DeepSpeed rejected the merged config ({cfg.train.deepspeed_config}): {exc}") from None
     engine.train()
+    if dist.world_size == 1 and plan.zero_stage == 0:
+        engine.enable_backward_allreduce = False  # nothing to average over; saves a pass over the gradients
 
     generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 1_000_003 + 7919 * dist.rank + 1)
     seed_everything(cfg.train.seed + dist.rank)
@@ -280,7 +286,7 @@ def train(
         view=view,
         evaluator=evaluator,
         metadata=ckpt.spec_metadata(spec, {"precision": plan.precision}),
-        manual_grad_norm=plan.zero_stage == 0 and plan.precision == "fp32",
+        manual_clip=plan.manual_clip,
         keep_checkpoints=cfg.train.keep_checkpoints,
         save_grid=_save_grid,
     )

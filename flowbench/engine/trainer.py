@@ -109,7 +109,7 @@ class Trainer:
         view: LoadedRun | None,
         evaluator: Callable[[int, Any], dict[str, Any]] | None,
         metadata: dict[str, str],
-        manual_grad_norm: bool,
+        manual_clip: float | None,
         keep_checkpoints: int,
         save_grid: Callable[[Tensor, Path], None],
     ) -> None:
@@ -125,7 +125,8 @@ class Trainer:
         self.view = view
         self.evaluator = evaluator
         self.metadata = metadata
-        self.manual_grad_norm = manual_grad_norm
+        self.manual_clip = manual_clip
+        self._params = [p for p in engine.module.parameters() if p.requires_grad]
         self.keep = keep_checkpoints
         self.save_grid = save_grid
         self.metrics = JsonlLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
@@ -139,13 +140,13 @@ class Trainer:
     def _due(self, every: int) -> bool:
         return every > 0 and self.step % every == 0
 
-    def _micro_step(self, log_now: bool) -> tuple[Tensor, dict[str, Tensor]]:
+    def _micro_step(self) -> tuple[Tensor, dict[str, Tensor]]:
         codes, labels = self.batches.next()
         out = self.objective.loss(self.engine, codes, labels, generator=self.generator)
         self.engine.backward(out.loss)
-        if log_now and self.manual_grad_norm and self.engine.is_gradient_accumulation_boundary():
-            grads = [p.grad for p in self.engine.module.parameters() if p.grad is not None]
-            self._grad_norm = torch.nn.utils.get_total_norm(grads) if grads else None
+        if self.manual_clip is not None and self.engine.is_gradient_accumulation_boundary():
+            # gradients are averaged over ranks by now (ZeRO 0 all-reduces at the boundary)
+            self._grad_norm = torch.nn.utils.clip_grad_norm_(self._params, self.manual_clip or math.inf)
         self.engine.step()
         return out.loss.detach(), {k: v.detach() for k, v in out.parts.items()}
 
@@ -189,6 +190,8 @@ class Trainer:
         return values, stop
 
     def _save(self) -> None:
+        self.metrics.sync()
+        self.evals.sync()
         self.metadata["precision"] = self.metadata.get("precision", '"fp32"')
         client_state = {
             "step": self.step,
@@ -254,7 +257,7 @@ class Trainer:
                 loss_sum: Tensor | None = None
                 parts_sum: dict[str, Tensor] = {}
                 for _ in range(cfg.grad_accum):
-                    loss, parts = self._micro_step(log_now)
+                    loss, parts = self._micro_step()
                     loss_sum = loss if loss_sum is None else loss_sum + loss
                     for k, v in parts.items():
                         parts_sum[k] = v if k not in parts_sum else parts_sum[k] + v
@@ -285,7 +288,7 @@ class Trainer:
                 last = values
                 if log_now:
                     rate = window_steps * cfg.batch_size / window_time if window_time > 0 else 0.0
-                    grad_norm = self._grad_norm if self.manual_grad_norm else self.engine.get_global_grad_norm()
+                    grad_norm = self._grad_norm if self.manual_clip is not None else self.engine.get_global_grad_norm()
                     record = {
                         "step": self.step,
                         **values,
@@ -300,15 +303,16 @@ class Trainer:
                     window_time, window_steps = 0.0, 0
                 else:
                     progress.update(self.step)
+                # sample and evaluate before saving: a run killed in between redoes them on resume
+                if self.dist.is_main and sample_now and not stop:
+                    self._sample_grid()
+                if self.dist.is_main and eval_now and not stop:
+                    rec = self._evaluate()
+                    progress.message(f"eval at step {self.step}: " + ", ".join(f"{k}={v}" for k, v in rec.items()))
                 if save_now or stop:
                     self._save()
                 if stop:
                     raise TrainingInterrupted(sig.signum or signal.SIGTERM, self.step, self.run_dir)
-                if self.dist.is_main and sample_now:
-                    self._sample_grid()
-                if self.dist.is_main and eval_now:
-                    rec = self._evaluate()
-                    progress.message(f"eval at step {self.step}: " + ", ".join(f"{k}={v}" for k, v in rec.items()))
         wall = time.perf_counter() - t_start
         done = self.step - start
         return LoopResult(
