@@ -96,6 +96,13 @@ class PretrainedVQTokenizer(Tokenizer):
         super().__init__()
         if ch < 32 or ch % 32:
             raise ConfigError(f"{self.registry_name}: ch must be a positive multiple of 32 (GroupNorm), got {ch}")
+        if pretrained and checkpoint is None:
+            raise CheckpointError(
+                f"{self.registry_name} needs a local checkpoint (it cannot be downloaded here): pass "
+                f"--tokenizer-checkpoint PATH (checkpoint=PATH) with {self.where_to_get}"
+            )
+        if not pretrained and checkpoint is not None:
+            raise ConfigError(f"{self.registry_name}: pass either checkpoint=PATH or pretrained=False, not both")
         self.model = self.build_model(ch)
         factor = self.downsampling
         if image_size < factor or image_size % factor:
@@ -103,18 +110,11 @@ class PretrainedVQTokenizer(Tokenizer):
         self.ch = ch
         self.checkpoint_path: Path | None = None
         self._sha: str | None = None
-        if pretrained:
-            if checkpoint is None:
-                raise CheckpointError(
-                    f"{self.registry_name} needs a local checkpoint (it cannot be downloaded here): pass "
-                    f"--tokenizer-checkpoint PATH (checkpoint=PATH) with {self.where_to_get}"
-                )
+        if checkpoint is not None:
             path = Path(checkpoint).expanduser()
             self.load_state(read_checkpoint(path, self.checkpoint_key, self.ignored_prefixes), path)
             self.checkpoint_path = path
             self._sha = file_sha256(path)
-        elif checkpoint is not None:
-            raise ConfigError(f"{self.registry_name}: pass either checkpoint=PATH or pretrained=False, not both")
         self.model.eval()
         self.codebook_size, self.embed_dim = self.codebook_weight.shape
         self.image_size = image_size
