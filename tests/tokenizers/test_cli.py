@@ -46,7 +46,9 @@ def test_train_writes_a_loadable_tokenizer(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"saved vqvae to {out}" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "train_log.jsonl"]
-    evaluated = CliRunner().invoke(cli, ["tokenizer", "eval", "--tokenizer-checkpoint", str(out), "--num", "8"])
+    evaluated = CliRunner().invoke(
+        cli, ["tokenizer", "eval", "--tokenizer-checkpoint", str(out), "--num", "8", "--grid", str(tmp_path / "g.png")]
+    )
     assert evaluated.exit_code == 0 and "(8 images)" in evaluated.output
     again = CliRunner().invoke(cli, [*args, "--split", "test", *TINY])
     assert again.exit_code == 2 and len(error_lines(again.output)) == 1 and "already holds" in again.output
