@@ -135,7 +135,8 @@ def plan_deepspeed(cfg: RunConfig, world_size: int, on_gpu: bool) -> DeepSpeedPl
             precision = "fp32"
     manual_clip = None
     if stage == 0 and precision == "fp32":
-        manual_clip = float(config.pop("gradient_clipping", 0.0))
+        manual_clip = float(config.get("gradient_clipping", 0.0))
+        config["gradient_clipping"] = 0.0  # DeepSpeed's default is 1.0: say explicitly that it must not clip
     return DeepSpeedPlan(
         config=config,
         micro_batch=micro,

@@ -30,7 +30,7 @@ def test_batch_identity_and_defaults():
     assert gpu.config["gradient_clipping"] == 1.0
     cpu = plan_deepspeed(cfg, world_size=1, on_gpu=False)
     assert (cpu.precision, cpu.zero_stage, cpu.micro_batch) == ("fp32", 0, 128)
-    assert cpu.manual_clip == 1.0 and "gradient_clipping" not in cpu.config  # torch's fused clip on this path
+    assert cpu.manual_clip == 1.0 and cpu.config["gradient_clipping"] == 0.0  # torch's fused clip on this path
     assert gpu.manual_clip is None
     with pytest.raises(ConfigError, match="not divisible"):
         plan_deepspeed(cfg, world_size=3, on_gpu=False)
