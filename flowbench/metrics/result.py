@@ -26,18 +26,12 @@ def hardware_string(device: Any) -> str:
 
     import torch
 
+    from flowbench.engine.environment import cpu_model
+
     dev = torch.device(device)
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {model} ({os.cpu_count()} cores)"
+    return f"cpu: {cpu_model()} ({os.cpu_count()} cores)"
 
 
 @dataclass
