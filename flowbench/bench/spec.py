@@ -272,7 +272,10 @@ def parse_spec(
             "in [overrides.<objective>]",
         )
     base.pop("out", None)
-    overrides = _check_keys(where, data.get("overrides", {}), objectives, "overrides.")
+    # overrides may name a listed label or any registered objective (so an objective can be dropped from
+    # bench.objectives, or a profile can shorten the list, without deleting its settings)
+    known = list(dict.fromkeys([*objectives, *registry("objective").names()]))
+    overrides = _check_keys(where, data.get("overrides", {}), known, "overrides.")
     overrides = {k: _components_as_tables(where, v, f"overrides.{k}.") for k, v in overrides.items()}
 
     report_raw = _check_keys(where, data.get("report", {}), _REPORT, "report.")

@@ -5,12 +5,14 @@ Examples::
     flowbench bench benchmarks/fmnist-cpu.toml --quick --out /tmp/q   # the quick profile
     flowbench bench benchmarks/fmnist-cpu.toml --dry-run              # list the cells, train nothing
     flowbench bench benchmarks/imagenet-dit-xl.toml --gpus 0,1,2,3    # one worker per GPU
+    flowbench bench benchmarks/fmnist-cpu.toml --workers 2            # two one-thread CPU workers
 
 Run the same command again to continue a stopped benchmark. See :mod:`flowbench.bench.runner`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -48,13 +50,19 @@ def _gpus(value: str | None) -> list[str]:
 )
 @click.option("--gpus", default=None, help="Comma-separated GPU indices: one worker process per GPU.")
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU worker processes taking cells in parallel (threads split between them) [1: this process].",
+)
+@click.option(
     "--threads",
     type=click.IntRange(min=1),
     default=None,
     help="CPU threads per process (torch.set_num_threads) [torch's default].",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and list the cells; train nothing.")
-@click.option("--worker", default=None, hidden=True, help="Internal: run as a GPU worker of invocation ID.")
+@click.option("--worker", default=None, hidden=True, help="Internal: run as a worker of invocation ID.")
 def bench(
     config: Path,
     quick: bool,
@@ -62,6 +70,7 @@ def bench(
     out: Path | None,
     sets: tuple[str, ...],
     gpus: str | None,
+    workers: int | None,
     threads: int | None,
     dry_run: bool,
     worker: str | None,
@@ -79,6 +88,8 @@ def bench(
     if quick and profile and profile != "quick":
         raise ConfigError("--quick means --profile quick; give one of them")
     gpu_list = _gpus(gpus)
+    if gpu_list and workers:
+        raise ConfigError("give --gpus (one worker per GPU) or --workers (CPU processes), not both")
     spec = load_spec(config, profile="quick" if quick else profile, sets=sets)
     results = out or runner.default_results_dir(spec)
     if threads:
@@ -87,9 +98,7 @@ def bench(
         torch.set_num_threads(threads)
 
     if worker:
-        outcomes = runner.run_worker(spec, results, worker, log=click.echo)  # SIGTERM: checkpoint, then exit
-        if any(o.status == "failed" for o in outcomes):
-            click.get_current_context().exit(1)
+        _run(lambda: runner.run_worker(spec, results, worker, log=click.echo))
         return
 
     if dry_run:
@@ -98,34 +107,41 @@ def bench(
         _print_plan(spec, results, cell_status)
         return
 
-    from flowbench.engine import TrainingInterrupted
-
     runner.prepare_results_dir(spec, results)
     click.echo(
         f"benchmark {spec.name}"
         + (f" (profile {spec.profile})" if spec.profile else "")
         + f": {len(spec.cells)} cells -> {results}"
     )
-    if gpu_list:
+    if gpu_list or (workers or 1) > 1:
+        if workers and not threads:
+            threads = max(1, (os.cpu_count() or 1) // workers)  # split the cores between the workers
         extra = ["--threads", str(threads)] if threads else []
-        failed = runner.run_on_gpus(spec, results, gpu_list, log=click.echo, extra_args=extra)
+        failed = runner.run_workers(spec, results, gpu_list, workers or 0, log=click.echo, extra_args=extra)
         if failed:
             click.get_current_context().exit(1)
     else:
-        try:
-            outcomes = runner.run_benchmark(spec, results, log=click.echo)
-        except TrainingInterrupted as exc:
-            click.echo(
-                f"interrupted at step {exc.step} of {exc.run_dir.name} (checkpoint saved); run the same "
-                "command again to continue",
-                err=True,
-            )
-            click.get_current_context().exit(130)
-        bad = [o for o in outcomes if o.status == "failed"]
-        if bad:
-            click.echo(f"{len(bad)} cell(s) failed: {', '.join(o.cell for o in bad)}; rerun to retry them", err=True)
-            click.get_current_context().exit(1)
+        _run(lambda: runner.run_benchmark(spec, results, log=click.echo))
     click.echo(f"done; write the report with: flowbench report {results}")
+
+
+def _run(fn) -> None:  # noqa: ANN001
+    """Run cells; SIGINT/SIGTERM (a checkpoint was saved) exits 130, failed cells exit 1."""
+    from flowbench.engine import TrainingInterrupted
+
+    try:
+        outcomes = fn()
+    except TrainingInterrupted as exc:
+        click.echo(
+            f"interrupted at step {exc.step} of {exc.run_dir.name} (checkpoint saved); run the same command "
+            "again to continue",
+            err=True,
+        )
+        click.get_current_context().exit(130)
+    bad = [o for o in outcomes if o.status == "failed"]
+    if bad:
+        click.echo(f"{len(bad)} cell(s) failed: {', '.join(o.cell for o in bad)}; rerun to retry them", err=True)
+        click.get_current_context().exit(1)
 
 
 def _print_plan(spec, results: Path, cell_status) -> None:  # noqa: ANN001

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,8 +71,11 @@ def token_cache(tmp_path_factory) -> Path:
     return build_token_cache(data, tok, out, dataset_name="fashion-mnist", tokenizer_name="vqvae", progress=False)
 
 
+MAIN = "from flowbench.cli.main import main; main()"
+
+
 def _bench(spec: Path, results: Path) -> list[str]:
-    return [sys.executable, "-m", "flowbench.cli.main", "bench", str(spec), "--out", str(results), "--threads", "1"]
+    return [sys.executable, "-c", MAIN, "bench", str(spec), "--out", str(results), "--threads", "1"]
 
 
 def _steps(path: Path) -> list[int]:
@@ -131,3 +135,23 @@ def test_stopped_benchmark_continues_without_redoing_finished_cells(token_cache,
     assert set(df["objective_name"]) == {"vfm", "cfm"} and set(df["sample_steps"]) == {2}
     files = build_report(results)
     assert files.html.is_file() and "| vfm | cfm |" in files.markdown.read_text()
+
+
+@pytest.mark.slow
+def test_cpu_workers_share_the_cells_each_trained_once(token_cache, tmp_path):
+    spec = tmp_path / "tiny.toml"
+    text = BENCH.format(tokens=json.dumps(str(token_cache)))
+    text = text.replace("steps = 120,", "steps = 4,").replace("every = 60", "every = 4")
+    text = text.replace("sample_every = 120", "sample_every = 0")
+    # seed 0 only: the untrained tokenizer is drawn from the training seed and must match the token cache
+    spec.write_text(text.replace('objectives = ["vfm", "cfm"]', 'objectives = ["vfm", "cfm", "cfm-endpoint", "dfm"]'))
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-c", MAIN, "bench", str(spec), "--out", str(results), "--workers", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = ("vfm-seed0", "cfm-seed0", "cfm-endpoint-seed0", "dfm-seed0")
+    assert all((results / "cells" / n / "done.json").is_file() for n in names)
+    logs = "".join(p.read_text() for p in (results / "logs").glob("worker-cpu*.log"))
+    assert sorted(re.findall(r"^training (\S+)$", logs, flags=re.M)) == sorted(names)  # each cell once
+    assert len(list((results / "logs").glob("worker-cpu*.log"))) == 2
+    assert not any((results / "claims").iterdir())  # this invocation's claims are cleaned up
