@@ -61,6 +61,9 @@ def _gpus(value: str | None) -> list[str]:
     default=None,
     help="CPU threads per process (torch.set_num_threads) [torch's default].",
 )
+@click.option(
+    "--local_rank", "--local-rank", "local_rank", type=int, default=None, hidden=True, help="Set by deepspeed."
+)
 @click.option("--dry-run", is_flag=True, help="Validate and list the cells; train nothing.")
 @click.option("--worker", default=None, hidden=True, help="Internal: run as a worker of invocation ID.")
 def bench(
@@ -72,6 +75,7 @@ def bench(
     gpus: str | None,
     workers: int | None,
     threads: int | None,
+    local_rank: int | None,
     dry_run: bool,
     worker: str | None,
 ) -> None:
@@ -90,6 +94,12 @@ def bench(
     gpu_list = _gpus(gpus)
     if gpu_list and workers:
         raise ConfigError("give --gpus (one worker per GPU) or --workers (CPU processes), not both")
+    if local_rank is not None:
+        os.environ.setdefault("LOCAL_RANK", str(local_rank))
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1
+    if launched and (gpu_list or workers):
+        raise ConfigError("under torchrun/deepspeed every rank trains each cell together; drop --gpus/--workers")
+    log = click.echo if int(os.environ.get("RANK", "0") or 0) == 0 else (lambda _: None)
     spec = load_spec(config, profile="quick" if quick else profile, sets=sets)
     results = out or runner.default_results_dir(spec)
     if threads:
@@ -108,7 +118,7 @@ def bench(
         return
 
     runner.prepare_results_dir(spec, results)
-    click.echo(
+    log(
         f"benchmark {spec.name}"
         + (f" (profile {spec.profile})" if spec.profile else "")
         + f": {len(spec.cells)} cells -> {results}"
@@ -121,8 +131,8 @@ def bench(
         if failed:
             click.get_current_context().exit(1)
     else:
-        _run(lambda: runner.run_benchmark(spec, results, log=click.echo))
-    click.echo(f"done; write the report with: flowbench report {results}")
+        _run(lambda: runner.run_benchmark(spec, results, log=log))
+    log(f"done; write the report with: flowbench report {results}")
 
 
 def _run(fn) -> None:  # noqa: ANN001
