@@ -63,7 +63,11 @@ class TrainResult:
 
 def _cast_hooks(module: nn.Module, dtype: torch.dtype) -> None:
     """Feed float inputs to ``module`` in ``dtype`` (bf16 weights) and return fp32 outputs, so
-    objectives keep their maths in fp32 whatever the training precision."""
+    objectives keep their maths (paths, targets, losses) in fp32 whatever the training precision.
+
+    The backbone then sees bf16 states and times (times in ``[0, 1]`` to about 3 significant
+    digits), as in DeepSpeed's bf16 training of DiT-style models; the EMA copy used for sampling is
+    fp32."""
 
     def pre(_: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)

@@ -267,8 +267,8 @@ class Trainer:
                 self._pending.append((self.step, loss_sum / cfg.grad_accum))
                 self._last_parts = {k: v / cfg.grad_accum for k, v in parts_sum.items()}
                 save_now = self._due(cfg.checkpoint_every) or self.step == total
-                sample_now = self.view is not None and cfg.sample_every > 0
-                sample_now = sample_now and (self._due(cfg.sample_every) or self.step == total)
+                # the same on every rank (all of them flush together); only rank 0 samples
+                sample_now = cfg.sample_every > 0 and (self._due(cfg.sample_every) or self.step == total)
                 eval_now = self.cfg.eval.every > 0 and (self._due(self.cfg.eval.every) or self.step == total)
                 flush = log_now or save_now or sample_now or eval_now
                 if self.dist.world_size == 1 and sig.signum:
@@ -289,6 +289,8 @@ class Trainer:
                 if log_now:
                     rate = window_steps * cfg.batch_size / window_time if window_time > 0 else 0.0
                     grad_norm = self._grad_norm if self.manual_clip is not None else self.engine.get_global_grad_norm()
+                    lrs = self.engine.get_lr()  # a scheduler from the user's DeepSpeed JSON may change it
+                    lr = float(lrs[0]) if lrs else lr
                     record = {
                         "step": self.step,
                         **values,
@@ -304,7 +306,7 @@ class Trainer:
                 else:
                     progress.update(self.step)
                 # sample and evaluate before saving: a run killed in between redoes them on resume
-                if self.dist.is_main and sample_now and not stop:
+                if self.view is not None and sample_now and not stop:
                     self._sample_grid()
                 if self.dist.is_main and eval_now and not stop:
                     rec = self._evaluate()
