@@ -54,7 +54,10 @@ def plugins(as_json: bool) -> None:
                 entry.distribution or "-",
                 entry.version or "-",
             )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped (e.g. into grep): never truncate names to 80 columns
+        console = Console(width=max(160, console.width))
+    console.print(table)
     for kind in KINDS:
         for name, entries in regs[kind].conflicts().items():
             who = " and ".join(e.origin() for e in entries)
