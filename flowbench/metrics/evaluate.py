@@ -271,6 +271,8 @@ class RunEvaluator:
 
         cfg, s, sc, acc = run.config, self.settings, result.scores, result.accuracy
         env = run.environment or {}
+        describe = getattr(run.tokenizer, "describe", None)
+        tok = describe() if callable(describe) else {}
         fe = self.extractor
         return EvalResult(
             fid=sc.fid,
@@ -294,8 +296,8 @@ class RunEvaluator:
             objective=cfg.objective.name,
             backbone=cfg.backbone.name,
             tokenizer=cfg.tokenizer.name,
-            tokenizer_checkpoint=cfg.tokenizer_checkpoint,
-            tokenizer_checkpoint_sha256=_sha_or_none(cfg.tokenizer_checkpoint),
+            tokenizer_checkpoint=tok.get("checkpoint") or cfg.tokenizer_checkpoint,
+            tokenizer_checkpoint_sha256=tok.get("checkpoint_sha256") or _sha_or_none(cfg.tokenizer_checkpoint),
             dataset=reference.key["dataset"],
             image_size=int(gen.images.shape[-1]),
             channels=int(gen.images.shape[1]),

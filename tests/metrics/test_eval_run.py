@@ -109,6 +109,7 @@ def test_eval_command_writes_json_with_provenance(run_dir, tmp_path):
     assert res.num_samples == 20 and res.reference_split == "test" and res.reference_images == 200
     assert res.objective == "cfm" and res.backbone == "dit-micro/1" and res.tokenizer == "vqvae"
     assert res.backbone_options == {"depth": 1, "width": 64} and res.hardware.startswith(("cpu", "cuda"))
+    assert len(res.tokenizer_checkpoint_sha256) == 64  # the tokenizer's own weights hash (random weights here)
     assert res.torch_fidelity_version == "0.4.0" and res.eval_wall_s >= res.sample_wall_s > 0
     again = tmp_path / "again.json"
     CliRunner().invoke(cli, [*args, "--checkpoint", "3", "--cfg", "1.5", "--out", str(again)])
