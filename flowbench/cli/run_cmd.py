@@ -136,6 +136,9 @@ def run(
         if int(os.environ.get("RANK", "0")) == 0:
             click.echo(str(exc), err=True)
         sys.exit(128 + int(exc.signum))
+    except KeyboardInterrupt:  # before training started (or a second Ctrl-C): nothing new was saved
+        click.echo("Interrupted; no checkpoint was written by this session", err=True)
+        sys.exit(130)
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(
             f"done: {result.steps} steps, final loss {result.final_loss:.4f}, "

@@ -235,6 +235,11 @@ def train(
         _, ema_state, _ = ckpt.read_ema(run_dir, step) if dist.is_main else (None, {}, {})
         ema.load_state_dict(ema_state, int(client_state["ema_updates"]))
         start_step = int(client_state["step"])
+        if start_step >= cfg.train.steps:
+            raise ConfigError(
+                f"{run_dir} is already at step {start_step} of train.steps={cfg.train.steps}; "
+                f"pass --steps N with N > {start_step} to train further"
+            )
         metrics.truncate_after(start_step)
         evals.truncate_after(start_step)
     elif dist.is_main:

@@ -96,3 +96,5 @@ def test_sigterm_saves_a_checkpoint_and_resume_extends_the_run(tmp_path, token_c
     steps = [r["step"] for r in read_jsonl(run / "metrics.jsonl")]
     assert steps == list(range(1, saved + 5))
     assert latest_step(run) == saved + 4
+    again = run_cli(["run", "--resume", str(run)], tmp_path)
+    assert again.returncode == 2 and f"already at step {saved + 4}" in again.stderr
