@@ -38,7 +38,7 @@ def render_table(result: EvalResult) -> Table:
     table.add_column("value", justify="right")
     rows = [
         ("FID", result.fid),
-        ("KID (x1e3)", f"{result.kid_mean * 1e3:.4g} ± {result.kid_std * 1e3:.3g}"),
+        ("KID", f"{result.kid_mean:.4g} ± {result.kid_std:.3g}"),
         ("precision", result.precision),
         ("recall", result.recall),
     ]
@@ -61,8 +61,8 @@ def render_table(result: EvalResult) -> Table:
         ),
         (
             "features",
-            f"{result.feature_extractor} [{result.feature_layer}, {result.feature_dim}-d, "
-            f"sha256 {result.feature_extractor_weights_sha256[:12]}]",
+            f"{result.feature_extractor} ({result.feature_layer}, {result.feature_dim}-d, "
+            f"sha256 {result.feature_extractor_weights_sha256[:12]})",
         ),
         ("hardware", result.hardware),
         ("wall time", f"{result.eval_wall_s:.1f} s (sampling {result.sample_wall_s:.1f} s)"),
