@@ -2,7 +2,7 @@
 
 Example::
 
-    flowbench eval runs/vfm-fmnist --num-samples 1000 --steps 50 --cfg 1.0 --seed 0 --out eval.json
+    flowbench eval runs/my-run --num-samples 1000 --steps 50 --cfg 1.0 --seed 0 --out eval.json
 
 Settings not given on the command line come from the run's config (``[sample]``, ``[eval]``). The
 result (metrics and full provenance, :class:`flowbench.metrics.EvalResult`) is printed as a table and
