@@ -242,6 +242,8 @@ def train(
             )
         metrics.truncate_after(start_step)
         evals.truncate_after(start_step)
+        if dist.is_main:
+            write_config(run_dir, cfg)  # e.g. more train.steps: a later --resume continues from this
     elif dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, cfg)
