@@ -192,7 +192,6 @@ class Trainer:
     def _save(self) -> None:
         self.metrics.sync()
         self.evals.sync()
-        self.metadata["precision"] = self.metadata.get("precision", '"fp32"')
         client_state = {
             "step": self.step,
             "data": self.batches.order.state_dict(),

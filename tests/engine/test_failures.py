@@ -35,4 +35,4 @@ def test_nonfinite_loss_from_the_cli_is_one_line_exit_2(tmp_path, token_cache):
         result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1 and "not finite" not in lines[0] and "at step" in lines[0] and "train.lr" in lines[0]
+    assert len(lines) == 1 and "the loss became" in lines[0] and "at step" in lines[0] and "train.lr" in lines[0]
