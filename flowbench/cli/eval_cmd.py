@@ -128,6 +128,15 @@ def eval_command(
         raise ConfigError(f"run directory {str(run_dir)!r} does not exist")
     if fid_weights is not None and not fid_weights.is_file():
         raise ConfigError(f"--fid-weights {str(fid_weights)!r} is not a file")
+    if device is not None:
+        import torch
+
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise ConfigError(f"--device {device!r} is not a device (cpu, cuda, cuda:1, ...)") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"--device {device!r}: no CUDA device is available here; use --device cpu")
     config = read_run_config(run_dir)
     settings = EvalSettings.from_config(
         config,

@@ -125,6 +125,7 @@ def test_eval_command_writes_json_with_provenance(run_dir, tmp_path):
         (["--checkpoint", "999"], "999"),
         (["--num-samples", "2"], "--num-samples"),
         (["--num-reference", "20000"], "reference images"),
+        (["--device", "gpu0"], "is not a device"),
     ],
 )
 def test_eval_command_bad_input_exits_2(run_dir, extra, message):
