@@ -28,6 +28,7 @@ A benchmark compares objectives under one shared budget. Its file has these tabl
     interval = "bootstrap"              # or "minmax"
     level = 0.95
     resamples = 2000
+    notes = "..."                       # free text shown with the speed-ups (e.g. a published claim)
 
     [profiles.quick]                    # optional, selected with --quick (or --profile quick):
     bench = { seeds = [0] }             # tables merged over the ones above
@@ -57,7 +58,7 @@ __all__ = ["ReportSettings", "Cell", "BenchSpec", "load_spec", "parse_spec"]
 
 _TOP = ("bench", "base", "overrides", "report", "profiles")
 _BENCH = ("name", "description", "objectives", "seeds", "temperatures", "guidance")
-_REPORT = ("reference", "target_fid", "interval", "level", "resamples")
+_REPORT = ("reference", "target_fid", "interval", "level", "resamples", "notes")
 _COMPONENTS = ("objective", "backbone", "tokenizer")
 
 
@@ -70,6 +71,7 @@ class ReportSettings:
     interval: str = "bootstrap"
     level: float = 0.95
     resamples: int = 2000
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,11 @@ def _report_settings(where: str, raw: dict[str, Any], objectives: list[str]) -> 
     resamples = raw.get("resamples", 2000)
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise _err(where, f"report.resamples must be a positive integer, got {resamples!r}")
+    notes = raw.get("notes", "")
+    if not isinstance(notes, str):
+        raise _err(where, f"report.notes must be a string, got {notes!r}")
     return ReportSettings(
+        notes=notes,
         reference=ref,
         target_fid=float(target) if target is not None else None,
         interval=interval,

@@ -158,16 +158,23 @@ def _print_plan(spec, results: Path, cell_status) -> None:  # noqa: ANN001
     click.echo(f"benchmark {spec.name}" + (f" (profile {spec.profile})" if spec.profile else "") + f" -> {results}")
     click.echo(
         f"{'cell':<28} {'objective':<16} {'seed':>4} {'steps':>7} {'batch':>6} {'evals':>5} "
-        f"{'samples':>7} {'sampler':<10} {'sweep':>5}  status"
+        f"{'samples':>7} {'sampler':<10} {'temp/guid':>9}  status"
     )
     for cell in spec.cells:
         c = cell.config
         evals = len({*range(c.eval.every, c.train.steps + 1, c.eval.every), c.train.steps})
         click.echo(
             f"{cell.name:<28} {c.objective.name:<16} {cell.seed:>4} {c.train.steps:>7} {c.train.batch_size:>6} "
-            f"{evals:>5} {c.eval.num_samples:>7} {(c.sample.sampler or 'default'):<10} {len(cell.sweep):>5}  "
+            f"{evals:>5} {c.eval.num_samples:>7} {_sampler(c):<10} {len(cell.sweep):>9}  "
             f"{cell_status(results / 'cells' / cell.name)}"
         )
+
+
+def _sampler(cfg) -> str:  # noqa: ANN001
+    from flowbench.plugins import registry
+
+    default = getattr(registry("objective").get(cfg.objective.name).factory, "default_sampler", None)
+    return cfg.sample.sampler or default or "-"
 
 
 command = bench

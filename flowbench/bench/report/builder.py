@@ -189,6 +189,8 @@ def build_report(
             resamples=settings.resamples,
         )
         doc.add(Table(frame))
+        if settings.notes:
+            doc.add(Text(f"Note: {settings.notes}"))
         p = figures.speedup_bars(speed_results, out_dir / "speedup.png")
         if p:
             figs.append(p)
