@@ -88,7 +88,7 @@ def default_out(result: EvalResult) -> Path:
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps [sample.steps].")
 @click.option("--cfg", "guidance", type=float, default=None, help="Classifier-free guidance scale [sample.guidance].")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None, help="[sample.temperature].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--seed", type=int, default=None, help="Sampling seed [eval.options.seed, else 0].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Sampling batch [eval.batch_size].")
 @click.option("--feature-extractor", default=None, help="Registered extractor [eval.feature_extractor / dataset's].")
 @click.option(
@@ -109,7 +109,7 @@ def eval_command(
     steps: int | None,
     guidance: float | None,
     temperature: float | None,
-    seed: int,
+    seed: int | None,
     batch_size: int | None,
     feature_extractor: str | None,
     fid_weights: Path | None,
