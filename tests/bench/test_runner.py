@@ -155,3 +155,46 @@ def test_cpu_workers_share_the_cells_each_trained_once(token_cache, tmp_path):
     assert sorted(re.findall(r"^training (\S+)$", logs, flags=re.M)) == sorted(names)  # each cell once
     assert len(list((results / "logs").glob("worker-cpu*.log"))) == 2
     assert not any((results / "claims").iterdir())  # this invocation's claims are cleaned up
+
+
+def test_changed_benchmark_over_old_results_is_refused_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from flowbench.bench.spec import load_spec
+    from flowbench.cli.main import cli
+    from flowbench.engine.rundir import write_config
+
+    spec_file = tmp_path / "b.toml"
+    spec_file.write_text(
+        '[bench]\nobjectives = ["vfm"]\n[base]\nbackbone = "dit-micro/1"\n[base.train]\nsteps = 40\n'
+        "[base.eval]\nevery = 20\n"
+    )
+    cell = load_spec(spec_file).cells[0]
+    old = tmp_path / "r" / "cells" / cell.name
+    old.mkdir(parents=True)
+    write_config(old, cell.config)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["bench", str(spec_file), "--out", str(tmp_path / "r"), "--dry-run"]).exit_code == 0
+    spec_file.write_text(spec_file.read_text().replace("steps = 40", "steps = 80"))
+    result = runner.invoke(cli, ["bench", str(spec_file), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "other settings (train.steps = 40 there, 80 now)" in result.output
+
+
+def test_sweep_points_already_evaluated_at_the_last_step_are_not_repeated(tmp_path):
+    from flowbench.bench.runner import sweep_todo
+    from flowbench.bench.spec import parse_spec
+    from flowbench.io import append_jsonl
+
+    spec = parse_spec(
+        {
+            "bench": {"objectives": ["vfm"], "temperatures": [0.8, 0.9, 1.0], "guidance": [1.0, 1.5]},
+            "base": {"train": {"steps": 40}, "eval": {"every": 20}, "sample": {"temperature": 0.9}},
+        }
+    )
+    cell = spec.cells[0]
+    assert len(cell.sweep) == 6
+    append_jsonl(tmp_path / "evals.jsonl", {"step": 20, "temperature": 0.8, "guidance": 1.0})  # not the last step
+    append_jsonl(tmp_path / "evals.jsonl", {"step": 40, "temperature": 0.9, "guidance": 1.0})
+    append_jsonl(tmp_path / "sweeps.jsonl", {"step": 40, "temperature": 1.0, "guidance": 1.5})
+    assert sweep_todo(cell, tmp_path) == [(0.8, 1.0), (0.8, 1.5), (0.9, 1.5), (1.0, 1.0)]
