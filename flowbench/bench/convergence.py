@@ -19,20 +19,23 @@ If no evaluation reaches :math:`F`, the answer is ``inf`` (censored: more than :
 
 **Speed-up** of a reference objective :math:`r` over a baseline :math:`b` at target :math:`F`:
 :math:`s^*_b(F) / s^*_r(F)` ("the reference reaches the same FID in that many times fewer
-iterations"). Its interval comes from the seeds, by one of two rules:
+iterations").
+
+**Default target** for a pair (the rule used when no target is given): the worse of the two
+objectives' final mean FIDs, :math:`F = \\max(\\mathrm{FID}^{final}_r, \\mathrm{FID}^{final}_b)`, i.e. the FID
+both objectives reach within the budget. This is the paper's measure: how many fewer iterations one
+objective needs to reach the FID the other ends at.
+
+**Interval** over seeds, by one of two rules. A given target stays fixed; the default target is
+re-derived from the resampled (or paired) curves, so the interval includes the uncertainty of the
+target itself and the baseline always reaches its own final FID:
 
 * ``"bootstrap"``: resample the seeds of each objective with replacement (independently), rebuild both
-  mean curves, recompute the ratio at the same fixed target; the interval is the percentile interval
-  of the resampled ratios (``inverted_cdf`` quantiles, so a censored ``inf`` stays ``inf``). With
-  :math:`n` seeds there are only :math:`\\binom{2n-1}{n}` distinct resamples per objective (10 for
-  3 seeds): read the interval as a spread, not a calibrated confidence interval.
-* ``"minmax"``: from per-seed iteration counts, ``[min_b / max_r, max_b / min_r]``: the widest ratio
-  any pair of seeds gives.
-
-**Default target** for a pair (the rule used when no ``--target-fid`` is given): the worse of the two
-objectives' final mean FIDs, :math:`F = \\max(\\mathrm{FID}^{final}_r, \\mathrm{FID}^{final}_b)`, i.e. the FID
-both objectives reach within the budget. This is the paper's measure: how many fewer iterations
-one objective needs to reach the FID the other ends at.
+  mean curves, recompute the ratio; the interval is the percentile interval of the resampled ratios
+  (``inverted_cdf`` quantiles, so a censored ``inf`` stays ``inf``). With :math:`n` seeds there are
+  only :math:`\\binom{2n-1}{n}` distinct resamples per objective (10 for 3 seeds): read the interval
+  as a spread, not a calibrated confidence interval.
+* ``"minmax"``: the smallest and largest ratio over all pairs (reference seed, baseline seed).
 """
 
 from __future__ import annotations
@@ -172,7 +175,8 @@ def speedup(
 
     Args:
         reference, baseline: per-seed curves.
-        target: FID to reach; ``None`` uses :func:`default_target`.
+        target: FID to reach; ``None`` uses :func:`default_target` (re-derived for each resample or
+            pair of seeds).
         labels: names recorded in the result.
         method: ``"bootstrap"`` (percentile interval over seed resamples) or ``"minmax"``.
         level: bootstrap confidence level.
@@ -183,22 +187,27 @@ def speedup(
         raise ValueError(f"interval method must be 'bootstrap' or 'minmax', got {method!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    if target is None:
-        target = default_target(reference, baseline)
+    fixed = target
+    target = fixed if fixed is not None else default_target(reference, baseline)
     ref_it = iterations_to_fid(mean_curve(reference), target)
     base_it = iterations_to_fid(mean_curve(baseline), target)
     ratio = _ratio(base_it, ref_it)
+
+    def pair_ratio(rs: Sequence[Curve], bs: Sequence[Curve]) -> float:
+        t = fixed if fixed is not None else default_target(rs, bs)
+        return _ratio(iterations_to_fid(mean_curve(bs), t), iterations_to_fid(mean_curve(rs), t))
+
     if method == "minmax":
-        r = [iterations_to_fid(c, target) for c in reference]
-        b = [iterations_to_fid(c, target) for c in baseline]
-        low, high = _ratio(min(b), max(r)), _ratio(max(b), min(r))
+        pairs = np.array([pair_ratio([r], [b]) for r in reference for b in baseline])
+        pairs = pairs[~np.isnan(pairs)]
+        low, high = (float(pairs.min()), float(pairs.max())) if pairs.size else (float("nan"), float("nan"))
     else:
         gen = np.random.default_rng(rng)
         ratios = np.empty(resamples)
         for k in range(resamples):
             rs = [reference[j] for j in gen.integers(0, len(reference), len(reference))]
             bs = [baseline[j] for j in gen.integers(0, len(baseline), len(baseline))]
-            ratios[k] = _ratio(iterations_to_fid(mean_curve(bs), target), iterations_to_fid(mean_curve(rs), target))
+            ratios[k] = pair_ratio(rs, bs)
         ratios = ratios[~np.isnan(ratios)]
         alpha = (1 - level) / 2
         if ratios.size:

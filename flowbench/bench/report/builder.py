@@ -9,6 +9,7 @@ iterations table uses the worst final mean FID among all objectives) and the int
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import re
 import shutil
@@ -172,12 +173,14 @@ def build_report(
             f"a {int(settings.level * 100)}% percentile bootstrap over seeds ({settings.resamples} resamples of "
             "each objective's seeds, independently; with few seeds read it as a spread, not a calibrated interval)"
             if settings.interval == "bootstrap"
-            else "the min-max over seeds: [min baseline / max reference, max baseline / min reference]"
+            else "the smallest and largest ratio over all pairs of a reference seed and a baseline seed"
         )
         doc.add(
             Text(
                 f"Speed-up = iterations the baseline needs / iterations {ref} needs to reach the same FID, "
-                f"measured {pair_rule}. Interval: {how}."
+                f"measured {pair_rule}. Interval: {how}"
+                + ("" if settings.target_fid else ", the target re-derived for each resample or pair")
+                + "."
             )
         )
         frame, speed_results = tables.speedup_table(
@@ -189,6 +192,10 @@ def build_report(
             resamples=settings.resamples,
         )
         doc.add(Table(frame))
+        speed_csv = out_dir / "speedups.csv"
+        with atomic_open(speed_csv, "w", encoding="utf-8", newline="") as fh:
+            pd.DataFrame([dataclasses.asdict(r) for r in speed_results]).to_csv(fh, index=False)
+        doc.add(Text("Unrounded values: `speedups.csv`."))
         if settings.notes:
             doc.add(Text(f"Note: {settings.notes}"))
         p = figures.speedup_bars(speed_results, out_dir / "speedup.png")
