@@ -30,6 +30,12 @@ def test_unknown_objective_names_the_close_one_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_deepspeed_launchers_local_rank_argument_is_accepted(tmp_path):
+    # the deepspeed launcher appends --local_rank=N to the script's arguments
+    line = _one_error_line(_invoke(["run", "--objective", "vmf", "--local_rank=0"], tmp_path))
+    assert "'vfm'" in line
+
+
 def test_missing_objective_lists_choices(tmp_path):
     line = _one_error_line(_invoke(["run"], tmp_path))
     assert "--objective" in line and "vfm" in line and "dfm" in line and "cfm" in line
