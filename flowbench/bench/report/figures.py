@@ -26,6 +26,21 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _plain_log_ticks(ax: plt.Axes) -> None:
+    """Tick labels as plain numbers (300, not 3 x 10^2), also on narrow ranges."""
+    from matplotlib.ticker import FuncFormatter
+
+    lo, hi = ax.get_ylim()
+    narrow = hi / max(lo, 1e-12) < 10
+
+    def minor(y: float, _: object) -> str:
+        mantissa = round(y / 10 ** math.floor(math.log10(y)), 6) if y > 0 else 0
+        return f"{y:g}" if narrow or mantissa in (2, 5) else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
 def fid_vs_iterations(
     curve_map: dict[str, list[Curve]], path: Path, *, target: float | None = None, title: str = ""
 ) -> Path:
@@ -45,6 +60,7 @@ def fid_vs_iterations(
     ax.set_title(title or "FID against training iterations (mean over seeds, band = min-max)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    _plain_log_ticks(ax)
     return _save(fig, path)
 
 
