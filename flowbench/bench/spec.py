@@ -287,7 +287,7 @@ def parse_spec(
         defaults = to_dict(RunConfig())
     except FlowbenchError as exc:  # pragma: no cover - defaults are valid
         raise _err(where, str(exc)) from None
-    cells: list[Cell] = []
+    per_objective: list[tuple[str, RunConfig, tuple[tuple[float, float], ...]]] = []
     for label in objectives:
         merged = _merge(base, overrides.get(label, {}))
         merged.setdefault("objective", {})
@@ -303,8 +303,11 @@ def parse_spec(
             raise _err(where, f"eval.every ({cfg.eval.every}) exceeds train.steps ({cfg.train.steps}): no evaluation")
         _check_names(where, label, cfg)
         temps = temperatures if _uses_temperature(cfg.objective.name) else [cfg.sample.temperature]
-        sweep = tuple((float(t), float(g)) for t in temps for g in guidance)
-        for seed in seeds:
+        per_objective.append((label, cfg, tuple((float(t), float(g)) for t in temps for g in guidance)))
+    # Seed-major order: a benchmark stopped early still compares every objective on the seeds it finished.
+    cells: list[Cell] = []
+    for seed in seeds:
+        for label, cfg, sweep in per_objective:
             seeded = load_config(base=_merge(to_dict(cfg), {"train": {"seed": seed}}))
             cells.append(Cell(label=label, seed=seed, config=seeded, sweep=sweep))
     return BenchSpec(

@@ -52,12 +52,12 @@ def test_matrix_is_objectives_times_seeds_with_overrides():
     s = parse_spec(spec())
     assert [c.name for c in s.cells] == [
         "vfm-seed0",
-        "vfm-seed1",
         "cfm-seed0",
-        "cfm-seed1",
         "dfm-seed0",
+        "vfm-seed1",
+        "cfm-seed1",
         "dfm-seed1",
-    ]
+    ]  # seed-major: a stopped benchmark has every objective on its finished seeds
     by = {c.name: c for c in s.cells}
     assert by["vfm-seed1"].config.train.seed == 1 and by["vfm-seed1"].config.objective.name == "vfm"
     assert by["dfm-seed0"].config.sample.sampler == "dfm-euler"
