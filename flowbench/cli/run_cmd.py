@@ -2,11 +2,11 @@
 
 Examples::
 
-    flowbench run --objective vfm                      # CPU default: dit-tiny/1 on Fashion-MNIST
+    flowbench run --objective vfm                      # CPU default: dit-micro/1 on Fashion-MNIST, minutes
     flowbench run --objective cfm --backbone dit-xl --tokenizer llamagen --dataset image-folder \\
         --set data.root=/data/imagenet/train --batch-size 256 --steps 400000
     torchrun --nproc_per_node 8 $(which flowbench) run --config paper.toml
-    flowbench run --resume runs/vfm-dit-tiny_1-20260101-120000 --steps 4000   # continue (and extend)
+    flowbench run --resume runs/vfm-dit-micro_1-20260101-120000 --steps 4000   # continue (and extend)
 
 Flags override ``--config`` and ``--set``; bad names or values print one line and exit 2 before
 anything is written.
@@ -73,7 +73,7 @@ def build_run_config(config_file: str | None, sets: tuple[str, ...], resume: str
 
 @click.command("run")
 @click.option("--objective", help="Objective to train (flowbench plugins lists them).")
-@click.option("--backbone", help="Backbone network, e.g. dit-tiny/1 (CPU default), dit-xl/2.")
+@click.option("--backbone", help="Backbone network, e.g. dit-micro/1 (CPU default), dit-xl/2.")
 @click.option("--tokenizer", help="VQ tokenizer (default: vqvae, the shipped Fashion-MNIST tokenizer).")
 @click.option("--tokenizer-checkpoint", type=click.Path(), help="Local weights of the tokenizer.")
 @click.option("--dataset", help="Dataset to tokenize and train on (default: fashion-mnist).")

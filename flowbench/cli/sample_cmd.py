@@ -2,7 +2,7 @@
 
 Example::
 
-    flowbench sample runs/vfm-dit-tiny_1-20260101-120000 --num 64 --steps 100 --temperature 0.9 \\
+    flowbench sample runs/vfm-dit-micro_1-20260101-120000 --num 64 --steps 100 --temperature 0.9 \\
         --cfg 1.5 --out samples.png --uncertainty
 
 writes ``samples.png`` (a grid), ``samples.npz`` (``indices``, ``images`` uint8 ``(N, C, H, W)``,
