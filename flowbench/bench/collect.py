@@ -106,10 +106,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def cell_status(cell_dir: str | Path) -> str:
-    """``"done"``, ``"trained"`` (sweeps pending), ``"started"`` or ``"pending"``."""
+    """``"done"``, ``"trained"`` (sweeps pending), ``"failed"`` (last attempt raised), ``"started"``
+    or ``"pending"``."""
     d = Path(cell_dir)
     if (d / DONE).is_file():
         return "done"
+    if (d / "failed.json").is_file():
+        return "failed"
     if (d / TRAINED).is_file():
         return "trained"
     if (d / "metrics.jsonl").is_file() or (d / "config.toml").is_file():

@@ -131,8 +131,21 @@ def bench(
         if failed:
             click.get_current_context().exit(1)
     else:
+        _threads_hint(threads, launched, len(spec.cells), log)
         _run(lambda: runner.run_benchmark(spec, results, log=log))
     log(f"done; write the report with: flowbench report {results}")
+
+
+def _threads_hint(threads: int | None, launched: bool, cells: int, log) -> None:  # noqa: ANN001
+    import torch
+
+    if threads or launched or cells < 2 or torch.cuda.is_available() or torch.get_num_threads() < 2:
+        return
+    n = torch.get_num_threads()
+    log(
+        f"hint: on the CPU, --workers {n} (one thread each, cells in parallel) is usually much faster for "
+        f"small models than one process with {n} threads"
+    )
 
 
 def _run(fn) -> None:  # noqa: ANN001

@@ -198,3 +198,24 @@ def test_sweep_points_already_evaluated_at_the_last_step_are_not_repeated(tmp_pa
     append_jsonl(tmp_path / "evals.jsonl", {"step": 40, "temperature": 0.9, "guidance": 1.0})
     append_jsonl(tmp_path / "sweeps.jsonl", {"step": 40, "temperature": 1.0, "guidance": 1.5})
     assert sweep_todo(cell, tmp_path) == [(0.8, 1.0), (0.8, 1.5), (0.9, 1.5), (1.0, 1.0)]
+
+
+@pytest.mark.slow
+def test_under_torchrun_every_rank_trains_each_cell_and_rank0_sweeps(token_cache, tmp_path):
+    spec = tmp_path / "tiny.toml"
+    text = BENCH.format(tokens=json.dumps(str(token_cache)))
+    text = text.replace("steps = 120,", "steps = 4,").replace("every = 60", "every = 4")
+    spec.write_text(text.replace("sample_every = 120", "sample_every = 0"))
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python", "flowbench"]
+    cmd += ["bench", str(spec), "--out", str(results)]
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in ("vfm-seed0", "cfm-seed0"):
+        cell = results / "cells" / name
+        assert (cell / "done.json").is_file()
+        assert json.loads((cell / "environment.json").read_text())["world_size"] == 2
+    assert len((results / "cells" / "vfm-seed0" / "sweeps.jsonl").read_text().splitlines()) == 1
+    assert done.stdout.count("training vfm-seed0\n") == 1  # rank 0 speaks for both
