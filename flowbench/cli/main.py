@@ -9,6 +9,7 @@ exit code 2 (no traceback), as are click's usage errors.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import warnings
@@ -94,10 +95,28 @@ def cli() -> None:
     """
 
 
+def _launcher_args(argv: list[str]) -> list[str]:
+    """Drop the ``--local_rank=N`` the ``deepspeed`` launcher puts before the command (it sets
+    ``LOCAL_RANK`` in the environment too)."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith(("--local_rank=", "--local-rank=")):
+            os.environ.setdefault("LOCAL_RANK", arg.split("=", 1)[1])
+        elif arg in ("--local_rank", "--local-rank") and i + 1 < len(argv):
+            os.environ.setdefault("LOCAL_RANK", argv[i + 1])
+            i += 1
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _show_warnings_briefly()
-    cli.main(args=argv, prog_name="flowbench")
+    args = _launcher_args(list(sys.argv[1:] if argv is None else argv))
+    cli.main(args=args, prog_name="flowbench")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,6 +36,21 @@ def test_deepspeed_launchers_local_rank_argument_is_accepted(tmp_path):
     assert "'vfm'" in line
 
 
+def test_deepspeed_launcher_local_rank_before_the_command_is_accepted(tmp_path, capsys, monkeypatch):
+    # `deepspeed $(which flowbench) run ...` runs `flowbench --local_rank=N run ...`
+    from flowbench.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["--local_rank=1", "run", "--objective", "vmf"])
+    assert exc.value.code == 2 and "'vfm'" in capsys.readouterr().err
+    import os
+
+    assert os.environ["LOCAL_RANK"] == "1"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_objective_lists_choices(tmp_path):
     line = _one_error_line(_invoke(["run"], tmp_path))
     assert "--objective" in line and "vfm" in line and "dfm" in line and "cfm" in line
