@@ -41,7 +41,8 @@ def test_deepspeed_launcher_local_rank_before_the_command_is_accepted(tmp_path, 
     from flowbench.cli.main import main
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "0")  # records the original value, restored after the test
+    monkeypatch.delenv("LOCAL_RANK")
     with pytest.raises(SystemExit) as exc:
         main(["--local_rank=1", "run", "--objective", "vmf"])
     assert exc.value.code == 2 and "'vfm'" in capsys.readouterr().err
