@@ -2,7 +2,8 @@
 
 Code grids are tiny (Fashion-MNIST at 7x7 is 49 indices an image; ImageNet at 32x32 is 2 KiB in
 int16), so the whole token set sits in (pinned) memory and a batch is one gather: data loading never
-waits on workers or files.
+waits on workers or files (``data.num_workers`` is therefore unused by training; it applies where
+images are decoded, e.g. while tokenizing).
 
 Order (like ``torch.utils.data.DistributedSampler``, deterministic by seed and epoch): epoch ``e`` is
 the permutation of ``randperm(N, generator=seed + e)`` cut to a multiple of ``world * micro``; rank

@@ -189,6 +189,25 @@ class Trainer:
         stop = bool(packed[-1] > 0)
         return values, stop
 
+    def _current_grad_norm(self) -> float | None:
+        """The last step's gradient norm; a non-finite one stops the run before its state is saved
+        (the loss of that step was finite, but the update it made was not)."""
+        norm = self._grad_norm if self.manual_clip is not None else self.engine.get_global_grad_norm()
+        if norm is None:
+            return None
+        value = float(norm)
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"the gradient norm became {value} at step {self.step}; training stopped and "
+                + (
+                    f"the last good checkpoint (step {self._last_saved}) is kept in {self.run_dir}"
+                    if self._last_saved is not None
+                    else "no checkpoint was saved before it"
+                )
+                + f". Lower train.lr (now {self.cfg.train.lr:g}) or check the data"
+            )
+        return value
+
     def _save(self) -> None:
         self.metrics.sync()
         self.evals.sync()
@@ -280,6 +299,7 @@ class Trainer:
                     progress.update(self.step)
                     continue
                 values, stop = self._flush(sig.signum)
+                grad_norm = self._current_grad_norm()
                 dt = time.perf_counter() - t0  # includes the host sync of the flush
                 train_time += dt
                 window_time += dt
@@ -287,7 +307,6 @@ class Trainer:
                 last = values
                 if log_now:
                     rate = window_steps * cfg.batch_size / window_time if window_time > 0 else 0.0
-                    grad_norm = self._grad_norm if self.manual_clip is not None else self.engine.get_global_grad_norm()
                     lrs = self.engine.get_lr()  # a scheduler from the user's DeepSpeed JSON may change it
                     lr = float(lrs[0]) if lrs else lr
                     record = {

@@ -52,6 +52,17 @@ def test_deepspeed_launcher_local_rank_before_the_command_is_accepted(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_config_file_is_read_and_flags_override_it(tmp_path):
+    (tmp_path / "run.toml").write_text('objective = "vmf"\n[train]\nsteps = 5\n')
+    line = _one_error_line(_invoke(["run", "--config", "run.toml"], tmp_path))
+    assert "'vmf'" in line and "'vfm'" in line
+    line = _one_error_line(_invoke(["run", "--config", "run.toml", "--objective", "cfm", "--steps", "-1"], tmp_path))
+    assert "train.steps must be > 0" in line  # the flag won over the file's objective and steps
+    line = _one_error_line(_invoke(["run", "--config", "missing.toml"], tmp_path))
+    assert "missing.toml" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.toml"]
+
+
 def test_missing_objective_lists_choices(tmp_path):
     line = _one_error_line(_invoke(["run"], tmp_path))
     assert "--objective" in line and "vfm" in line and "dfm" in line and "cfm" in line
