@@ -216,6 +216,7 @@ def train(
 
     # ---- the run directory
     start_step = 0
+    wall_offset = 0.0
     metrics = JsonlLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
     evals = JsonlLog(run_dir / "evals.jsonl", enabled=dist.is_main)
     if resume_dir is not None:
@@ -242,6 +243,8 @@ def train(
             )
         metrics.truncate_after(start_step)
         evals.truncate_after(start_step)
+        kept = metrics.records() if dist.is_main else []
+        wall_offset = float(kept[-1].get("wall_s", 0.0)) if kept else 0.0
         if dist.is_main:
             write_config(run_dir, cfg)  # e.g. more train.steps: a later --resume continues from this
     elif dist.is_main:
@@ -300,6 +303,7 @@ def train(
         manual_clip=plan.manual_clip,
         keep_checkpoints=cfg.train.keep_checkpoints,
         save_grid=_save_grid,
+        wall_offset=wall_offset,
     )
     progress = Progress(cfg.train.steps, start_step, enabled=dist.is_main)
     if dist.is_main:

@@ -9,7 +9,14 @@ One optimizer step reads ``grad_accum`` micro-batches on every rank::
 Losses stay on the device between log points (no per-step host sync); at each log, checkpoint,
 sample or eval step they are averaged over ranks in one all-reduce, checked for non-finite values
 (training stops naming the first bad step, before anything is saved) and written to
-``metrics.jsonl`` by rank 0. SIGINT/SIGTERM set a flag that every rank agrees on at the next such
+``metrics.jsonl`` by rank 0, one line every ``train.log_every`` steps and at the last step:
+
+* ``step``; ``loss`` and its parts (e.g. ``ce``, ``z_loss``): this step's values, averaged over
+  micro-batches and ranks;
+* ``grad_norm``: the global gradient norm before clipping; ``lr``; ``epoch`` of the data order;
+* ``samples_per_s``: global samples per second over the steps since the previous line (checkpoints,
+  sample grids and evaluations excluded); ``wall_s``: seconds since the run started (summed over
+  resumed sessions). SIGINT/SIGTERM set a flag that every rank agrees on at the next such
 point; the run then saves a checkpoint and stops.
 """
 
@@ -112,6 +119,7 @@ class Trainer:
         manual_clip: float | None,
         keep_checkpoints: int,
         save_grid: Callable[[Tensor, Path], None],
+        wall_offset: float = 0.0,
     ) -> None:
         self.cfg = cfg
         self.dist = dist
@@ -129,6 +137,7 @@ class Trainer:
         self._params = [p for p in engine.module.parameters() if p.requires_grad]
         self.keep = keep_checkpoints
         self.save_grid = save_grid
+        self.wall_offset = wall_offset
         self.metrics = JsonlLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
         self.evals = JsonlLog(run_dir / "evals.jsonl", enabled=dist.is_main)
         self._pending: list[tuple[int, Tensor]] = []  # (step, loss) not yet checked
@@ -316,7 +325,7 @@ class Trainer:
                         "lr": lr,
                         "samples_per_s": rate,
                         "epoch": self.batches.order.epoch,
-                        "wall_s": time.perf_counter() - t_start,
+                        "wall_s": self.wall_offset + time.perf_counter() - t_start,
                     }
                     self.metrics.append(record)
                     progress.update(self.step, values["loss"], rate)

@@ -71,6 +71,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, token_cache)
     for x, y in zip(a, b):
         for key in ("loss", "ce", "z_loss", "grad_norm", "epoch"):
             assert y[key] == pytest.approx(x[key], rel=1e-5, abs=1e-7), (x["step"], key)
+    assert all(y["wall_s"] < z["wall_s"] for y, z in zip(b, b[1:]))  # wall time continues across the kill
     assert (run / "environment.json").is_file() and list(run.glob("environment-resume-step*.json"))
     # only the last train.keep_checkpoints (3) checkpoints remain
     assert sorted(p.name for p in (run / "checkpoints").glob("step*")) == ["step40", "step50", "step60"]
