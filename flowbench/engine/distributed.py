@@ -51,14 +51,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ensure_env() -> None:
-    """Fill the launcher variables for a single process when they are absent."""
+def ensure_env() -> bool:
+    """Fill the launcher variables for a single process when they are absent.
+
+    Returns True when flowbench chose ``MASTER_PORT`` itself (so it may choose again if another
+    process takes the port between the check and the bind)."""
     os.environ.setdefault("RANK", "0")
     os.environ.setdefault("WORLD_SIZE", "1")
     os.environ.setdefault("LOCAL_RANK", "0")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
     if "MASTER_PORT" not in os.environ:
         os.environ["MASTER_PORT"] = str(free_port())
+        return True
+    return False
 
 
 def cache_dir() -> Path:
@@ -75,7 +80,7 @@ def ensure_extensions_dir() -> None:
 
 def init_process_group() -> DistInfo:
     """Initialise ``torch.distributed`` through DeepSpeed (idempotent) and pick this rank's device."""
-    ensure_env()
+    own_port = ensure_env()
     ensure_extensions_dir()
     if not torch.cuda.is_available():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")  # no "unable to detect a GPU" warning
@@ -91,10 +96,23 @@ def init_process_group() -> DistInfo:
     else:
         backend = "gloo"
         device = torch.device("cpu")
-    if not torch.distributed.is_initialized():
-        deepspeed.init_distributed(
-            dist_backend=backend, auto_mpi_discovery=False, verbose=False, timeout=timedelta(minutes=_timeout_min())
-        )
+    attempts = 5 if own_port else 1
+    for attempt in range(attempts):
+        if torch.distributed.is_initialized():
+            break
+        try:
+            deepspeed.init_distributed(
+                dist_backend=backend,
+                auto_mpi_discovery=False,
+                verbose=False,
+                timeout=timedelta(minutes=_timeout_min()),
+            )
+        except torch.distributed.DistNetworkError:
+            # The free port we picked was taken before the store bound it (another local run
+            # started at the same moment): pick another one.
+            if attempt == attempts - 1:
+                raise
+            os.environ["MASTER_PORT"] = str(free_port())
     return DistInfo(
         rank=torch.distributed.get_rank(),
         world_size=torch.distributed.get_world_size(),
