@@ -9,7 +9,9 @@ from flowbench.registry import Entry, Registry
 
 
 def _entry(name, plugin="p1", aliases=()):
-    return Entry(kind="objective", name=name, factory=dict, plugin=plugin, distribution="d", version="1", aliases=aliases)
+    return Entry(
+        kind="objective", name=name, factory=dict, plugin=plugin, distribution="d", version="1", aliases=aliases
+    )
 
 
 def test_get_by_name_and_alias():
