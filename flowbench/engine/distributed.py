@@ -96,7 +96,9 @@ def init_process_group() -> DistInfo:
     else:
         backend = "gloo"
         device = torch.device("cpu")
-    attempts = 5 if own_port else 1
+    # A world of one needs no agreed port: whether flowbench picked it or it was inherited (a child
+    # of a process that ran in-process and still listens on it), a taken port is replaced.
+    attempts = 5 if own_port or int(os.environ["WORLD_SIZE"]) == 1 else 1
     for attempt in range(attempts):
         if torch.distributed.is_initialized():
             break
@@ -108,8 +110,8 @@ def init_process_group() -> DistInfo:
                 timeout=timedelta(minutes=_timeout_min()),
             )
         except torch.distributed.DistNetworkError:
-            # The free port we picked was taken before the store bound it (another local run
-            # started at the same moment): pick another one.
+            # The port was taken before the store bound it (another local run started at the same
+            # moment, or a parent process holds the inherited one): pick another one.
             if attempt == attempts - 1:
                 raise
             os.environ["MASTER_PORT"] = str(free_port())

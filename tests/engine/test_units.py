@@ -113,3 +113,27 @@ def test_jsonl_truncation_drops_lines_after_checkpoint(tmp_path):
         fh.write('{"step": 10, "lo')  # torn line of a killed writer
     assert log.truncate_after(5) == 2
     assert [r["step"] for r in log.records()] == [2, 4]
+
+
+def test_world_of_one_replaces_an_inherited_port_that_is_taken():
+    """A child of a process that trained in-process inherits MASTER_PORT while the parent still
+    listens on it; a world of one then takes another port instead of failing with EADDRINUSE."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    code = (
+        "from flowbench.engine.distributed import init_process_group; import os; "
+        "d = init_process_group(); print(d.world_size, os.environ['MASTER_PORT'])"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    world, used = done.stdout.split()[-2:]
+    assert world == "1" and int(used) != port
