@@ -144,6 +144,10 @@ def run(
             f"done: {result.steps} steps, final loss {result.final_loss:.4f}, "
             f"{result.samples_per_s:.1f} samples/s, {result.wall_s:.0f} s; run dir {result.run_dir}"
         )
+        grids = [(int(p.stem[4:]), p) for p in Path(result.run_dir).glob("samples/step*.png") if p.stem[4:].isdigit()]
+        if grids:
+            step, grid = max(grids)
+            click.echo(f"sample grid (EMA weights, step {step}): {grid}")
 
 
 command = run

@@ -49,6 +49,20 @@ from flowbench.interfaces import Objective
 __all__ = ["NonFiniteLossError", "TrainingInterrupted", "Trainer", "LoopResult"]
 
 
+def eval_summary(record: dict[str, Any], evaluator: Any) -> str:
+    """One short line of an evaluation: the evaluator's ``summary_keys`` (else every number), numbers
+    to 4 significant digits; the full record is in ``evals.jsonl``."""
+    keys = getattr(evaluator, "summary_keys", None)
+    if keys is None:
+        keys = [k for k, v in record.items() if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    parts = []
+    for k in keys:
+        if k in record:
+            v = record[k]
+            parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+    return ", ".join(parts) + " (all fields: evals.jsonl)"
+
+
 class NonFiniteLossError(FlowbenchError):
     """The loss became NaN or infinite; the run stopped without saving the broken state."""
 
@@ -337,7 +351,7 @@ class Trainer:
                     self._sample_grid()
                 if self.dist.is_main and eval_now and not stop:
                     rec = self._evaluate()
-                    progress.message(f"eval at step {self.step}: " + ", ".join(f"{k}={v}" for k, v in rec.items()))
+                    progress.message(f"eval at step {self.step}: {eval_summary(rec, self.evaluator)}")
                 if save_now or stop:
                     self._save()
                 if stop:

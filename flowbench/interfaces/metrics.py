@@ -36,6 +36,10 @@ class Evaluator(Protocol):
     ``evaluator(step, run)`` returns a flat dict of metrics (e.g. ``{"fid": 12.3}``) that the engine
     appends to the run's ``evals.jsonl``; ``run`` gives access to the EMA model, the objective,
     the tokenizer and the run directory.
+
+    An evaluator may name the keys worth a progress line in a ``summary_keys`` attribute (a tuple of
+    strings); without it the line shows every numeric value. The whole dict always goes to
+    ``evals.jsonl``.
     """
 
     def __call__(self, step: int, run: Any) -> dict[str, float]: ...

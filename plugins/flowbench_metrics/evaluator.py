@@ -21,6 +21,9 @@ __all__ = ["FidEvaluator"]
 class FidEvaluator:
     """``(step, run) -> dict`` of metrics and provenance for the training engine."""
 
+    #: What the engine's progress line shows of each evaluation.
+    summary_keys: tuple[str, ...] = ("fid", "kid_mean", "precision", "recall", "class_accuracy", "temperature")
+
     def __init__(self, config: RunConfig, **options: Any) -> None:
         self.settings = EvalSettings.from_config(config, **options)
         self.evaluator = RunEvaluator(config, self.settings)

@@ -96,6 +96,16 @@ def test_errors_found_after_deepspeed_starts_still_write_nothing(tmp_path, token
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_finished_run_says_where_its_run_dir_and_sample_grid_are(tmp_path, token_cache):
+    base = ["run", *sum((["--set", s] for s in tiny_overrides("cfm", token_cache)), [])]
+    result = _invoke([*base, "--out", "r"], tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("done: 6 steps") and line.endswith("run dir r") for line in lines), result.stdout
+    grid = tmp_path / "r" / "samples" / "step6.png"
+    assert grid.is_file() and f"sample grid (EMA weights, step 6): {grid.relative_to(tmp_path)}" in lines
+
+
 def test_out_over_an_existing_run_and_resume_of_a_non_run_are_refused(tmp_path, trained_runs):
     _, run_dir = trained_runs("cfm")
     line = _one_error_line(_invoke(["run", "--objective", "cfm", "--out", str(run_dir)], tmp_path))

@@ -137,3 +137,15 @@ def test_world_of_one_replaces_an_inherited_port_that_is_taken():
     assert done.returncode == 0, done.stderr[-2000:]
     world, used = done.stdout.split()[-2:]
     assert world == "1" and int(used) != port
+
+
+def test_eval_progress_line_is_short():
+    from flowbench.engine.trainer import eval_summary
+
+    record = {"step": 100, "fid": 123.456789, "kid_mean": 3.0, "run_dir": "/x", "seed": 0, "ok": True}
+
+    class Named:
+        summary_keys = ("fid", "missing")
+
+    assert eval_summary(record, Named()) == "fid=123.5 (all fields: evals.jsonl)"
+    assert eval_summary(record, object()) == "fid=123.5, kid_mean=3, seed=0 (all fields: evals.jsonl)"
