@@ -144,10 +144,11 @@ def run(
             f"done: {result.steps} steps, final loss {result.final_loss:.4f}, "
             f"{result.samples_per_s:.1f} samples/s, {result.wall_s:.0f} s; run dir {result.run_dir}"
         )
-        grids = [(int(p.stem[4:]), p) for p in Path(result.run_dir).glob("samples/step*.png") if p.stem[4:].isdigit()]
-        if grids:
-            step, grid = max(grids)
-            click.echo(f"sample grid (EMA weights, step {step}): {grid}")
+        from flowbench.engine.rundir import last_sample_grid
+
+        last = last_sample_grid(result.run_dir)
+        if last is not None:
+            click.echo(f"sample grid (EMA weights, step {last[0]}): {last[1]}")
 
 
 command = run

@@ -26,6 +26,7 @@ __all__ = [
     "write_environment",
     "read_run_config",
     "to_toml",
+    "last_sample_grid",
 ]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -122,3 +123,13 @@ def read_run_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] 
     if not path.is_file():
         raise CheckpointError(f"{str(run_dir)!r} is not a flowbench run directory (no config.toml)")
     return load_config(path, overrides)
+
+
+def last_sample_grid(run_dir: str | Path) -> tuple[int, Path] | None:
+    """``(step, path)`` of the latest ``samples/step{N}.png`` the trainer wrote, or None."""
+    grids = []
+    for p in (Path(run_dir) / "samples").glob("step*.png"):
+        m = re.fullmatch(r"step(\d+)\.png", p.name)
+        if m:
+            grids.append((int(m.group(1)), p))
+    return max(grids) if grids else None

@@ -25,6 +25,7 @@ from flowbench.bench.convergence import mean_curve
 from flowbench.bench.report import figures, tables
 from flowbench.bench.report.render import Document, Figure, Heading, Table, Text, to_html, to_markdown
 from flowbench.bench.spec import ReportSettings
+from flowbench.engine.rundir import last_sample_grid
 from flowbench.errors import ConfigError, DataError
 from flowbench.io import atomic_open, atomic_path, write_text
 
@@ -78,12 +79,8 @@ def _settings(bench: dict, **overrides: object) -> ReportSettings:
 
 
 def _last_samples(cell_dir: Path) -> Path | None:
-    pngs = []
-    for p in (cell_dir / "samples").glob("step*.png"):
-        m = re.fullmatch(r"step(\d+)\.png", p.name)
-        if m:
-            pngs.append((int(m.group(1)), p))
-    return max(pngs)[1] if pngs else None
+    last = last_sample_grid(cell_dir)
+    return last[1] if last else None
 
 
 def build_report(
