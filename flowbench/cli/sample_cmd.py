@@ -53,6 +53,7 @@ def sample(
 ) -> None:
     """Sample a grid of images from RUN_DIR's EMA weights."""
     from flowbench.build import build_sampler
+    from flowbench.engine.rundir import SAMPLES
     from flowbench.engine.sampling import generate, load_run
     from flowbench.engine.uncertainty import DEFAULT_TIMES, save_entropy_maps
     from flowbench.images import save_image_grid, to_uint8
@@ -84,7 +85,7 @@ def sample(
         labels=label_list,
         record_times=times,
     )
-    png = Path(out) if out else run.run_dir / "samples" / f"sample-step{run.step}-{name}-{steps}steps-seed{seed}.png"
+    png = Path(out) if out else run.run_dir / SAMPLES / f"sample-step{run.step}-{name}-{steps}steps-seed{seed}.png"
     if png.suffix.lower() != ".png":
         png = png.with_name(png.name + ".png")
     save_image_grid(gen.images, png)

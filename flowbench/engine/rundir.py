@@ -26,8 +26,12 @@ __all__ = [
     "write_environment",
     "read_run_config",
     "to_toml",
+    "sample_grid_path",
     "last_sample_grid",
 ]
+
+#: Sub-directory of a run holding its sample grids.
+SAMPLES = "samples"
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -125,10 +129,15 @@ def read_run_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] 
     return load_config(path, overrides)
 
 
+def sample_grid_path(run_dir: str | Path, step: int) -> Path:
+    """Where the trainer writes the sample grid of ``step``: ``samples/step{N}.png``."""
+    return Path(run_dir) / SAMPLES / f"step{step}.png"
+
+
 def last_sample_grid(run_dir: str | Path) -> tuple[int, Path] | None:
-    """``(step, path)`` of the latest ``samples/step{N}.png`` the trainer wrote, or None."""
+    """``(step, path)`` of the latest grid written at :func:`sample_grid_path`, or None."""
     grids = []
-    for p in (Path(run_dir) / "samples").glob("step*.png"):
+    for p in (Path(run_dir) / SAMPLES).glob("step*.png"):
         m = re.fullmatch(r"step(\d+)\.png", p.name)
         if m:
             grids.append((int(m.group(1)), p))

@@ -42,6 +42,7 @@ from flowbench.engine.ema import EMA
 from flowbench.engine.metrics_log import JsonlLog
 from flowbench.engine.progress import Progress
 from flowbench.engine.rng import capture_rng
+from flowbench.engine.rundir import sample_grid_path
 from flowbench.engine.sampling import LoadedRun, generate
 from flowbench.errors import FlowbenchError
 from flowbench.interfaces import Objective
@@ -271,7 +272,7 @@ class Trainer:
             seed=self.cfg.train.seed,
             batch_size=min(s.num, 256),
         )
-        self.save_grid(gen.images, self.run_dir / "samples" / f"step{self.step}.png")
+        self.save_grid(gen.images, sample_grid_path(self.run_dir, self.step))
 
     def _evaluate(self) -> dict[str, Any]:
         assert self.evaluator is not None

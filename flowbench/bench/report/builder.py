@@ -78,11 +78,6 @@ def _settings(bench: dict, **overrides: object) -> ReportSettings:
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _last_samples(cell_dir: Path) -> Path | None:
-    last = last_sample_grid(cell_dir)
-    return last[1] if last else None
-
-
 def build_report(
     results_dir: str | Path,
     out: str | Path | None = None,
@@ -273,8 +268,9 @@ def _copy_samples(df: pd.DataFrame, root: Path, out_dir: Path, objectives: list[
     for label in objectives:
         cells = df[df["objective"] == label].sort_values("seed")["cell"].unique()
         for cell in cells:
-            src = _last_samples(root / layout.CELLS / cell)
-            if src is not None:
+            last = last_sample_grid(root / layout.CELLS / cell)
+            if last is not None:
+                src = last[1]
                 safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
                 dst = out_dir / f"samples_{safe}.png"
                 with atomic_path(dst) as tmp:
