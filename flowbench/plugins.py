@@ -1,7 +1,7 @@
 """The plugin manager: finds plugins, loads them safely, and fills the registries.
 
-Plugins (built-in ones in ``plugins/`` as well as third-party packages) declare a module in the
-``flowbench`` entry-point group::
+Plugins (the built-in ones in ``plugins/``, installed as ``flowbench.builtin.<name>``, as well as
+third-party packages) declare a module in the ``flowbench`` entry-point group::
 
     [project.entry-points.flowbench]
     my_objective = "my_package.plugin"

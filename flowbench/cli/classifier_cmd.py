@@ -2,7 +2,7 @@
 
 The ``fmnist-classifier`` feature extractor ships weights made by::
 
-    nice -n 10 flowbench classifier train --dataset fashion-mnist --out plugins/flowbench_metrics/weights \\
+    nice -n 10 flowbench classifier train --dataset fashion-mnist --out plugins/metrics/weights \\
         --name fmnist-classifier --seed 0 --epochs 3
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from einops import rearrange
-from flowbench_dit import DIT_CONFIGS, DiT, count_parameters
+from flowbench.builtin.dit import DIT_CONFIGS, DiT, count_parameters
 
 from flowbench.build import create
 from flowbench.errors import ConfigError

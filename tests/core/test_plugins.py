@@ -30,7 +30,7 @@ def test_builtins_are_found_through_entry_points(fresh_plugins):
     assert BUILTIN_ENTRY_POINTS <= set(infos)
     for name in BUILTIN_ENTRY_POINTS:
         assert infos[name].distribution == "flowbench"
-        assert infos[name].module == f"flowbench_{name}.plugin"
+        assert infos[name].module == f"flowbench.builtin.{name}.plugin"
 
 
 def test_builtin_components_come_from_distribution_flowbench(fresh_plugins):
@@ -100,7 +100,7 @@ def test_plugin_failing_in_register_is_one_warning_others_load(fresh_plugins):
 
 def test_disable_variable_blocks_named_plugins(fresh_plugins, monkeypatch):
     before = {e.plugin for e in fresh_plugins.registry("sampler")}
-    assert "flowbench_samplers.plugin" in before
+    assert "flowbench.builtin.samplers.plugin" in before
     fresh_plugins.reset()
     monkeypatch.setenv("FLOWBENCH_DISABLE_PLUGINS", "samplers, metrics")
     infos = fresh_plugins.plugin_infos()

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from flowbench_data import sources
-from flowbench_data.fashion_mnist import FashionMNIST
+from flowbench.builtin.data import sources
+from flowbench.builtin.data.fashion_mnist import FashionMNIST
 
 from flowbench import hookimpl
 from flowbench.plugins import register_plugin, unregister_plugin

@@ -11,7 +11,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from flowbench_data import fashion_mnist, sources
+from flowbench.builtin.data import fashion_mnist, sources
 
 from flowbench.build import build_dataset
 from flowbench.errors import DataError

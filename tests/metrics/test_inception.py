@@ -11,7 +11,7 @@ from flowbench.errors import CheckpointError
 @pytest.fixture
 def empty_hub(tmp_path, monkeypatch):
     """An empty torch-hub directory and a download address on the loopback that refuses connections."""
-    import flowbench_metrics.inception as inception
+    import flowbench.builtin.metrics.inception as inception
 
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / "hub"))
@@ -94,7 +94,7 @@ def test_local_weights_file_gives_torch_fidelity_features(random_inception_weigh
 def test_weights_found_in_the_hub_directory_or_the_environment(empty_hub, random_inception_weights, monkeypatch):
     import shutil
 
-    from flowbench_metrics.inception import WEIGHTS_ENV, resolve_weights
+    from flowbench.builtin.metrics.inception import WEIGHTS_ENV, resolve_weights
 
     monkeypatch.setenv(WEIGHTS_ENV, str(random_inception_weights))
     assert resolve_weights() == random_inception_weights

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from exact_posteriors import CODEBOOK, GRID, NUM_CLASSES, ExactRegression
-from flowbench_cfm import CFMEndpoint
+from flowbench.builtin.cfm import CFMEndpoint
 from recorder import Recorder
 
 from flowbench.build import build_objective

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from exact_posteriors import CODEBOOK, GRID, NUM_CLASSES, ExactMasked, log_prior
-from flowbench_dfm import DFM
+from flowbench.builtin.dfm import DFM
 from recorder import Recorder
 
 from flowbench.build import build_objective

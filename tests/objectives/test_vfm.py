@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from exact_posteriors import CODEBOOK, GRID, NUM_CLASSES, ExactLogits, exact_logits, log_marginal_density
-from flowbench_vfm import VFM
+from flowbench.builtin.vfm import VFM
 from recorder import Recorder
 
 from flowbench.build import build_objective

@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
-from flowbench_vqvae import checkpoint as ckpt
-from flowbench_vqvae.model import VQVAEConfig
-from flowbench_vqvae.quantizer import EMAQuantizer
-from flowbench_vqvae.tokenizer import VQVAETokenizer
-from flowbench_vqvae.train import TrainSettings, train_vqvae
+from flowbench.builtin.vqvae import checkpoint as ckpt
+from flowbench.builtin.vqvae.model import VQVAEConfig
+from flowbench.builtin.vqvae.quantizer import EMAQuantizer
+from flowbench.builtin.vqvae.tokenizer import VQVAETokenizer
+from flowbench.builtin.vqvae.train import TrainSettings, train_vqvae
 from safetensors.torch import load_file, save_file
 
 from flowbench.build import build_dataset, create

@@ -1,5 +1,0 @@
-"""flowbench built-in plugin: conditional flow matching baselines (velocity and endpoint)."""
-
-from flowbench_cfm.objective import CFM, CFMEndpoint, GaussianPathRegression
-
-__all__ = ["CFM", "CFMEndpoint", "GaussianPathRegression"]

@@ -1,5 +1,0 @@
-"""flowbench built-in plugin: masked discrete flow matching (Gat et al., 2024)."""
-
-from flowbench_dfm.objective import DFM
-
-__all__ = ["DFM"]

@@ -1,9 +1,0 @@
-"""Registration hooks of the built-in ldm plugin: the ``ldm-vq-f8`` tokenizer."""
-
-from flowbench import hookimpl
-from flowbench_ldm.tokenizer import LDMVQF8Tokenizer
-
-
-@hookimpl
-def register_tokenizers(register):
-    register("ldm-vq-f8", LDMVQF8Tokenizer, aliases=("vq-f8",), description="LDM/taming VQ-f8 (K=16384, D=4, f=8)")

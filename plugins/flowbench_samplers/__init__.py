@@ -1,6 +1,0 @@
-"""flowbench built-in plugin: samplers (Euler/Heun/midpoint ODE solvers, masked Euler jumps)."""
-
-from flowbench_samplers.jump import MaskedEuler
-from flowbench_samplers.ode import Euler, Heun, Midpoint, ODESampler
-
-__all__ = ["Euler", "Heun", "Midpoint", "MaskedEuler", "ODESampler"]

@@ -1,5 +1,0 @@
-"""flowbench built-in plugin: Purrception (variational flow matching on VQ latents)."""
-
-from flowbench_vfm.objective import VFM
-
-__all__ = ["VFM"]
