@@ -77,12 +77,16 @@ class TrainConfig:
     global batch 256, bf16, ZeRO-2. The defaults here are sized for a laptop CPU (a bare
     ``flowbench run --objective NAME`` finishes in minutes): 600 steps of batch 32 at lr 3e-4.
     ``batch_size`` is the global batch of one optimizer step (micro x grad_accum x processes).
+    ``warmup_steps``: the learning rate rises linearly over the first ``warmup_steps`` optimizer
+    steps, ``lr_k = lr min(1, k / warmup_steps)`` for step ``k = 1, 2, ...``, then stays at ``lr``
+    (no decay, as in the paper); 0 = no warm-up.
     """
 
     steps: int = 600
     batch_size: int = 32
     grad_accum: int = 1
     lr: float = 3e-4
+    warmup_steps: int = 0
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -159,6 +163,8 @@ class RunConfig:
             raise ConfigError("train.grad_clip and train.weight_decay must be >= 0")
         if not all(0.0 <= b < 1.0 for b in t.betas):
             raise ConfigError(f"train.betas must be two numbers in [0, 1), got {list(t.betas)}")
+        if t.warmup_steps < 0:
+            raise ConfigError(f"train.warmup_steps must be >= 0 (0 = no warm-up), got {t.warmup_steps}")
         if t.zero_stage is not None and t.zero_stage not in (0, 1, 2, 3):
             raise ConfigError(f"train.zero_stage must be 0, 1, 2 or 3, got {t.zero_stage}")
         if t.sample_every < 0 or self.eval.every < 0:

@@ -126,6 +126,12 @@ def plan_deepspeed(cfg: RunConfig, world_size: int, on_gpu: bool) -> DeepSpeedPl
         config = merge_user_config(config, theirs, source=f"train.deepspeed_config {t.deepspeed_config!r}")
         user_keys = sorted(theirs)
         client_optimizer = "optimizer" not in theirs
+        if t.warmup_steps > 0 and ("scheduler" in theirs or not client_optimizer):
+            raise ConfigError(
+                f"train.warmup_steps={t.warmup_steps} and train.deepspeed_config {t.deepspeed_config!r} "
+                f"(which names its own {'scheduler' if 'scheduler' in theirs else 'optimizer'}) both set the "
+                f"learning rate; drop one of them"
+            )
         stage = int(config.get("zero_optimization", {}).get("stage", stage))
         if config.get("bf16", {}).get("enabled"):
             precision = "bf16"

@@ -38,7 +38,7 @@ from flowbench.errors import CheckpointError, ConfigError, FlowbenchError
 from flowbench.io import atomic_path
 from flowbench.plugins import registry
 
-__all__ = ["TrainResult", "train", "check_names", "make_optimizer"]
+__all__ = ["TrainResult", "train", "check_names", "make_optimizer", "make_scheduler"]
 
 
 @dataclass
@@ -85,6 +85,16 @@ def make_optimizer(params: list[nn.Parameter], cfg: RunConfig) -> torch.optim.Op
     on_gpu = bool(params) and params[0].is_cuda
     kind = {"fused": True} if on_gpu else {"foreach": True}
     return torch.optim.AdamW(params, lr=t.lr, betas=t.betas, weight_decay=t.weight_decay, **kind)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer | None, cfg: RunConfig) -> Any:
+    """The linear warm-up of ``train.warmup_steps`` (see :class:`~flowbench.config.TrainConfig`), or
+    ``None``. DeepSpeed steps it once per optimizer step and saves its state in every checkpoint."""
+    warmup = cfg.train.warmup_steps
+    if warmup <= 0 or optimizer is None:
+        return None
+    # LambdaLR's factor for its k-th step() is f(k); DeepSpeed's first optimizer step runs at f(0).
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: min(1.0, (k + 1) / warmup))
 
 
 def _on_main(dist: DistInfo, fn: Callable[[], Any]) -> Any:
@@ -201,7 +211,11 @@ def train(
     optimizer = make_optimizer(params, cfg) if plan.client_optimizer else None
     try:
         engine, _, _, _ = deepspeed.initialize(
-            model=backbone, model_parameters=params, optimizer=optimizer, config=plan.config
+            model=backbone,
+            model_parameters=params,
+            optimizer=optimizer,
+            lr_scheduler=make_scheduler(optimizer, cfg),
+            config=plan.config,
         )
     except (AssertionError, ValueError) as exc:  # DeepSpeed's config checks
         if not plan.user_keys:

@@ -13,7 +13,8 @@ sample or eval step they are averaged over ranks in one all-reduce, checked for 
 
 * ``step``; ``loss`` and its parts (e.g. ``ce``, ``z_loss``): this step's values, averaged over
   micro-batches and ranks;
-* ``grad_norm``: the global gradient norm before clipping; ``lr``; ``epoch`` of the data order;
+* ``grad_norm``: the global gradient norm before clipping; ``lr``: the learning rate of this step;
+  ``epoch`` of the data order;
 * ``samples_per_s``: global samples per second over the steps since the previous line (checkpoints,
   sample grids and evaluations excluded); ``wall_s``: seconds since the run started (summed over
   resumed sessions). SIGINT/SIGTERM set a flag that every rank agrees on at the next such
@@ -296,6 +297,9 @@ class Trainer:
             while self.step < total:
                 t0 = time.perf_counter()
                 log_now = self.step + 1 == total or (self.step + 1) % cfg.log_every == 0
+                if log_now:  # the rate this step uses (a warm-up or a user's DeepSpeed scheduler changes it)
+                    lrs = self.engine.get_lr()
+                    lr = float(lrs[0]) if lrs else lr
                 loss_sum: Tensor | None = None
                 parts_sum: dict[str, Tensor] = {}
                 for _ in range(cfg.grad_accum):
@@ -331,8 +335,6 @@ class Trainer:
                 last = values
                 if log_now:
                     rate = window_steps * cfg.batch_size / window_time if window_time > 0 else 0.0
-                    lrs = self.engine.get_lr()  # a scheduler from the user's DeepSpeed JSON may change it
-                    lr = float(lrs[0]) if lrs else lr
                     record = {
                         "step": self.step,
                         **values,

@@ -87,3 +87,13 @@ def test_a_token_cache_of_another_tokenizer_is_refused(tmp_path, token_cache):
     with pytest.raises(DataError, match="codebook_size"):
         train(cfg, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_linear_warmup_logs_the_rate_of_each_step_and_resumes_it(tmp_path, token_cache):
+    extra = {"train.warmup_steps": 4, "train.log_every": 1, "train.checkpoint_every": 2, "train.sample_every": 0}
+    cfg = tiny_config("cfm", token_cache, **{**extra, "train.steps": 2})
+    train(cfg, out=tmp_path / "run")
+    train(tiny_config("cfm", token_cache, **{**extra, "train.steps": 6}), resume=tmp_path / "run")
+    lr = cfg.train.lr
+    logged = [r["lr"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")]
+    assert logged == pytest.approx([lr / 4, lr / 2, 3 * lr / 4, lr, lr, lr])

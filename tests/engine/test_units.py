@@ -53,6 +53,17 @@ def test_user_deepspeed_json_merges_and_reports_batch_conflicts(tmp_path):
         plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
 
 
+def test_warmup_and_a_user_scheduler_are_one_contradiction(tmp_path):
+    user = tmp_path / "ds.json"
+    user.write_text(json.dumps({"scheduler": {"type": "WarmupLR", "params": {"warmup_num_steps": 10}}}))
+    sets = [f"train.deepspeed_config={json.dumps(str(user))}"]
+    assert "scheduler" in plan_deepspeed(load_config(None, sets), 1, False).config
+    with pytest.raises(ConfigError, match="warmup_steps=5 .* both set the learning rate"):
+        plan_deepspeed(load_config(None, [*sets, "train.warmup_steps=5"]), 1, False)
+    with pytest.raises(ConfigError, match="warmup_steps must be >= 0"):
+        load_config(None, ["train.warmup_steps=-1"])
+
+
 def test_sharded_order_disjoint_deterministic_and_resumable():
     n, world, micro = 50, 2, 4
     orders = [ShardedOrder(n, world, r, micro, seed=3) for r in range(world)]
