@@ -2,6 +2,7 @@
 
 from flowbench.interfaces.backbone import Backbone, BackboneSpec, InputKind
 from flowbench.interfaces.dataset import ImageDataset
+from flowbench.interfaces.gaussian_path import GaussianPathObjective
 from flowbench.interfaces.metrics import Evaluator, FeatureExtractor
 from flowbench.interfaces.objective import (
     LossOutput,
@@ -10,7 +11,7 @@ from flowbench.interfaces.objective import (
     Prediction,
     StateKind,
 )
-from flowbench.interfaces.sampler import Sampler, SampleResult, TrajectoryPoint
+from flowbench.interfaces.sampler import Sampler, SampleResult, SamplingRun, TrajectoryPoint
 from flowbench.interfaces.tokenizer import Tokenizer
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "BackboneSpec",
     "InputKind",
     "ImageDataset",
+    "GaussianPathObjective",
     "Evaluator",
     "FeatureExtractor",
     "LossOutput",
@@ -27,6 +29,7 @@ __all__ = [
     "StateKind",
     "SampleResult",
     "Sampler",
+    "SamplingRun",
     "TrajectoryPoint",
     "Tokenizer",
 ]

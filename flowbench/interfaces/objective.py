@@ -5,7 +5,8 @@ An objective owns everything that differs between generative objectives:
 * the state it moves (``state_kind``: ``"continuous"`` points in embedding space, or ``"masked"``
   token grids), and so what the backbone reads and writes (:meth:`Objective.backbone_spec`);
 * the training distribution of times and noisy states, and the loss (:meth:`Objective.loss`);
-* the initial state at ``t = 0`` and the final map to code indices at ``t = 1``;
+* the initial state at ``t = 0`` and the final map to code indices at ``t = 1`` (which may read the
+  sampler's last :class:`Prediction`: no state is kept between calls);
 * how the backbone's output at ``(x, t)`` becomes what its sampler needs
   (:meth:`Objective.predict`): a velocity :math:`v(x, t)` for ODE samplers, or a posterior over
   codes for jump samplers, and where classifier-free guidance and temperature apply.
@@ -22,6 +23,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from flowbench.guidance import guided_output
 from flowbench.interfaces.backbone import Backbone, BackboneSpec
 
 __all__ = ["StateKind", "LossOutput", "Prediction", "Objective", "MaskedObjective"]
@@ -50,11 +52,14 @@ class Prediction:
         velocity: ``(B, D, h, w)`` for continuous states.
         probs: ``(B, h, w, K)`` posterior over codes (masked states; optional otherwise).
         entropy: ``(B, h, w)`` entropy of the posterior in nats, when asked for and defined.
+        codes: ``(B, h, w)`` int64 code indices this prediction implies (e.g. the argmax of a
+            posterior), for objectives whose :meth:`Objective.finalize` reads the last prediction.
     """
 
     velocity: Tensor | None = None
     probs: Tensor | None = None
     entropy: Tensor | None = None
+    codes: Tensor | None = None
 
 
 class Objective(nn.Module, ABC):
@@ -101,11 +106,7 @@ class Objective(nn.Module, ABC):
 
     @abstractmethod
     def loss(
-        self,
-        model: Backbone | nn.Module,
-        indices: Tensor,
-        labels: Tensor,
-        generator: torch.Generator | None = None,
+        self, model: nn.Module, indices: Tensor, labels: Tensor, generator: torch.Generator | None = None
     ) -> LossOutput:
         """Draw times and noisy states for a batch of code grids and return the loss.
 
@@ -125,7 +126,6 @@ class Objective(nn.Module, ABC):
     ) -> Tensor:
         """The state at ``t = 0`` (noise or all-mask), on the codebook's device."""
 
-    @abstractmethod
     def predict(
         self,
         model: Backbone | nn.Module,
@@ -139,11 +139,31 @@ class Objective(nn.Module, ABC):
     ) -> Prediction:
         """Turn the model's output at state ``x`` and times ``t`` ``(B,)`` into a
         :class:`Prediction` for the sampler, applying guidance and temperature where this
-        objective says they apply."""
+        objective says they apply.
+
+        By default, classifier-free guidance combines the raw network outputs
+        (:func:`~flowbench.guidance.guided_output`, one batched forward pass) and :meth:`prediction`
+        reads the guided output; an objective that guides something else overrides this method."""
+        out = guided_output(model, x, t, labels, guidance)
+        return self.prediction(out, x, t, temperature=temperature, need_entropy=need_entropy)
+
+    def prediction(
+        self, out: Tensor, x: Tensor, t: Tensor, *, temperature: float = 1.0, need_entropy: bool = False
+    ) -> Prediction:
+        """What the guided network output ``out`` at state ``x`` and times ``t`` ``(B,)`` tells the
+        sampler (used by the default :meth:`predict`): the velocity for continuous states, the
+        posterior ``probs`` for masked ones; categorical objectives apply ``temperature`` and fill
+        ``entropy`` when ``need_entropy``."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither prediction() nor predict()")
 
     @abstractmethod
-    def finalize(self, x: Tensor) -> Tensor:
-        """Map the state at ``t = 1`` to code indices ``(B, h, w)`` (int64)."""
+    def finalize(self, x: Tensor, last: Prediction | None = None) -> Tensor:
+        """Map the state at ``t = 1`` to code indices ``(B, h, w)`` (int64).
+
+        ``last`` is the last :class:`Prediction` the sampler computed for this batch (for ODE
+        samplers, at the last time they evaluated: ``1 - h`` for Euler and Heun, ``1 - h/2`` for
+        midpoint), or ``None``. Samplers always pass it; objectives that need only ``x`` ignore it.
+        """
 
     def config(self) -> dict[str, Any]:
         """Options that rebuild this objective: ``type(self)(codebook, **self.config())``."""

@@ -262,6 +262,18 @@ class ObjectiveContract(ContractBase):
         assert out.dtype == torch.int64 and out.shape == indices.shape
         assert torch.equal(out, indices), "finalize(state of the codes c at t = 1) must give back c"
 
+    def test_finalize_keeps_no_state_between_calls(self) -> None:
+        obj = self.make_objective()
+        model = self.make_backbone(obj)
+        state = self.state_at(obj, 1.0, seed=3)
+        before = obj.finalize(state)
+        for t in (0.5, 0.9):
+            self.predict(obj, model, t=t)  # a batch of the same shape
+        assert torch.equal(obj.finalize(state), before), (
+            "finalize(x) changed after predict calls: an objective keeps no state between calls; what "
+            "finalize needs from the last prediction comes as finalize(x, last) (e.g. Prediction.codes)"
+        )
+
     def test_overfits_one_batch(self) -> None:
         obj = self.make_objective()
         model = self.make_backbone(obj).train()

@@ -83,86 +83,92 @@ class PredictCall:
 @dataclass
 class _Recorder:
     calls: list[PredictCall] = field(default_factory=list)
+    last_prediction: Prediction | None = None  # the last one predict returned
+    finalized_with: list[Prediction | None] = field(default_factory=list)  # what finalize got, per call
 
 
-def _posterior(model, x, t, labels, guidance, temperature, need_entropy, recorder) -> tuple[Tensor, Tensor | None]:
-    recorder.calls.append(PredictCall([float(v) for v in t.flatten()], guidance, temperature, need_entropy))
-    logits = guided_output(model, x, t, labels, guidance) / temperature
-    log_probs = torch.log_softmax(logits.permute(0, 2, 3, 1), dim=-1)  # (B, h, w, K)
-    probs = log_probs.exp()
-    entropy = -(probs * log_probs).sum(-1) if need_entropy else None
-    return probs, entropy
+class _Recording:
+    """What both oracles share: their call records, and the posterior of :class:`OracleModel` logits."""
 
-
-class OracleObjective(Objective):
-    """Continuous-state oracle: posterior-mean velocity from :class:`OracleModel` logits.
-
-    Guidance applies to the logits, temperature divides them. ``predict_calls`` records every call.
-    """
-
-    state_kind = "continuous"
+    recorder: _Recorder
     guidance_on = "logits"
     temperature_on = "logits"
     categorical = True
-
-    def __init__(self, codebook: Tensor) -> None:
-        super().__init__(codebook)
-        self.recorder = _Recorder()
 
     @property
     def predict_calls(self) -> list[PredictCall]:
         return self.recorder.calls
 
-    def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
-        return BackboneSpec("continuous", self.embed_dim, self.codebook_size, tuple(grid_shape), num_classes)
-
     def loss(self, model, indices, labels, generator=None) -> LossOutput:
         raise NotImplementedError("oracle objectives are analytic and are not trained")
+
+    def _posterior(self, model, x, t, labels, guidance, temperature, need_entropy) -> tuple[Tensor, Tensor | None]:
+        self.recorder.calls.append(PredictCall([float(v) for v in t.flatten()], guidance, temperature, need_entropy))
+        logits = guided_output(model, x, t, labels, guidance) / temperature
+        log_probs = torch.log_softmax(logits.permute(0, 2, 3, 1), dim=-1)  # (B, h, w, K)
+        probs = log_probs.exp()
+        entropy = -(probs * log_probs).sum(-1) if need_entropy else None
+        return probs, entropy
+
+    def _returned(self, prediction: Prediction) -> Prediction:
+        self.recorder.last_prediction = prediction
+        return prediction
+
+    def _finalizing(self, last: Prediction | None) -> None:
+        self.recorder.finalized_with.append(last)
+
+
+class OracleObjective(_Recording, Objective):
+    """Continuous-state oracle: posterior-mean velocity from :class:`OracleModel` logits.
+
+    Guidance applies to the logits, temperature divides them. ``predict_calls`` records every call;
+    ``recorder.finalized_with`` what each :meth:`finalize` call was given as the last prediction.
+    """
+
+    state_kind = "continuous"
+
+    def __init__(self, codebook: Tensor) -> None:
+        super().__init__(codebook)
+        self.recorder = _Recorder()
+
+    def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
+        return BackboneSpec("continuous", self.embed_dim, self.codebook_size, tuple(grid_shape), num_classes)
 
     def initial_state(self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None):
         return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
 
     def predict(self, model, x, t, labels, *, guidance=1.0, temperature=1.0, need_entropy=False) -> Prediction:
-        probs, entropy = _posterior(model, x, t, labels, guidance, temperature, need_entropy, self.recorder)
+        probs, entropy = self._posterior(model, x, t, labels, guidance, temperature, need_entropy)
         mean = (probs @ self.codebook).permute(0, 3, 1, 2)
         velocity = (mean - x) / (1.0 - t.float()).clamp_min(_MIN_GAP)[:, None, None, None]
-        return Prediction(velocity=velocity, probs=probs, entropy=entropy)
+        return self._returned(Prediction(velocity=velocity, probs=probs, entropy=entropy))
 
-    def finalize(self, x: Tensor) -> Tensor:
+    def finalize(self, x: Tensor, last: Prediction | None = None) -> Tensor:
+        self._finalizing(last)
         flat = x.permute(0, 2, 3, 1).reshape(-1, self.embed_dim)
         return torch.cdist(flat, self.codebook).argmin(dim=1).reshape(x.shape[0], *x.shape[2:])
 
 
-class OracleMaskedObjective(MaskedObjective):
+class OracleMaskedObjective(_Recording, MaskedObjective):
     """Masked-state oracle: the prior of :class:`OracleModel` as the posterior, ``kappa(t) = t``."""
-
-    guidance_on = "logits"
-    temperature_on = "logits"
-    categorical = True
 
     def __init__(self, codebook: Tensor) -> None:
         super().__init__(codebook)
         self.recorder = _Recorder()
 
-    @property
-    def predict_calls(self) -> list[PredictCall]:
-        return self.recorder.calls
-
     def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
         return BackboneSpec("tokens", self.codebook_size + 1, self.codebook_size, tuple(grid_shape), num_classes)
-
-    def loss(self, model, indices, labels, generator=None) -> LossOutput:
-        raise NotImplementedError("oracle objectives are analytic and are not trained")
 
     def initial_state(self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None):
         return torch.full((batch, *grid_shape), self.mask_index, dtype=torch.long, device=self.codebook.device)
 
     def predict(self, model, x, t, labels, *, guidance=1.0, temperature=1.0, need_entropy=False) -> Prediction:
-        probs, entropy = _posterior(model, x, t, labels, guidance, temperature, need_entropy, self.recorder)
-        return Prediction(probs=probs, entropy=entropy)
+        probs, entropy = self._posterior(model, x, t, labels, guidance, temperature, need_entropy)
+        return self._returned(Prediction(probs=probs, entropy=entropy))
 
     def unmask_probability(self, t: float, h: float) -> float:
         return 1.0 if t + h >= 1.0 else min(1.0, h / (1.0 - t))
 
-    def finalize(self, x: Tensor) -> Tensor:
+    def finalize(self, x: Tensor, last: Prediction | None = None) -> Tensor:
+        self._finalizing(last)
         return x.long()

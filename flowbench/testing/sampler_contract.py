@@ -174,6 +174,17 @@ class SamplerContract(ContractBase):
         assert min(times) >= 0.0 and max(times) <= 1.0, f"times outside [0, 1]: {min(times)}..{max(times)}"
         assert calls[0].t[0] == 0.0, f"the first step starts at t = {calls[0].t[0]}, not 0"
 
+    def test_hands_the_last_prediction_to_finalize(self) -> None:
+        sampler = self.make_sampler()
+        objective, model = self.make_oracle(sampler, self.spread_prior())
+        self.run(sampler, objective, model)
+        recorder = objective.recorder  # type: ignore[attr-defined]
+        assert recorder.finalized_with, "the sampler never called objective.finalize(x, last)"
+        assert recorder.finalized_with[-1] is recorder.last_prediction, (
+            "objective.finalize(x, last) must get the last Prediction objective.predict returned (objectives "
+            "keep no state between calls: e.g. an argmax final reads last.codes)"
+        )
+
     def test_is_seeded(self) -> None:
         sampler = self.make_sampler()
         objective, model = self.make_oracle(sampler, self.spread_prior())

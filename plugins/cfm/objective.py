@@ -1,8 +1,8 @@
 """Conditional flow matching baselines on VQ latents, as the Purrception paper defines them.
 
 Same source and path as Purrception: ``x0 ~ N(0, I)`` in embedding space, ``x1 = E[c]``,
-``x_t = t x1 + (1 - t) x0``, ``t`` on ``[1e-3, 1]``; the backbone reads ``x_t`` and writes ``D``
-channels ``f``.
+``x_t = t x1 + (1 - t) x0``, ``t`` on ``[1e-3, 1]`` (the core's
+:class:`~flowbench.paths.GaussianLinearPath`); the backbone reads ``x_t`` and writes ``D`` channels ``f``.
 
 * ``cfm`` (velocity): loss ``MSE(f, x1 - x0)``; ``v = f``.
 * ``cfm-endpoint``: loss ``MSE(f, x1)``; ``v = (f - x) / (1 - t + 1e-6)``.
@@ -17,20 +17,18 @@ exactly guiding the velocity. Temperature has no meaning here and is ignored
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from flowbench.categorical import nearest_code
-from flowbench.guidance import guided_output
-from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, Objective, Prediction
-from flowbench.time_sampling import TimeSampler
+from flowbench.interfaces import GaussianPathObjective, LossOutput, Prediction
+from flowbench.paths import PathSample
 
 __all__ = ["GaussianPathRegression", "CFM", "CFMEndpoint"]
 
 
-class GaussianPathRegression(Objective):
+class GaussianPathRegression(GaussianPathObjective):
     """Regression of a ``D``-channel target on the Gaussian linear path; subclasses pick the target.
 
     Args:
@@ -40,87 +38,38 @@ class GaussianPathRegression(Objective):
         t_min: smallest training time.
     """
 
-    state_kind: ClassVar[str] = "continuous"
-    default_sampler: ClassVar[str] = "euler"
     guidance_on: ClassVar[str] = "velocity"
     temperature_on: ClassVar[str | None] = None
     categorical: ClassVar[bool] = False
     eps: ClassVar[float] = 1e-6
 
-    def __init__(
-        self,
-        codebook: Tensor,
-        *,
-        time_sampling: str = "uniform",
-        logit_normal_mean: float = 0.0,
-        logit_normal_std: float = 1.0,
-        t_min: float = 1e-3,
-    ) -> None:
-        super().__init__(codebook)
-        self.times = TimeSampler(time_sampling, float(logit_normal_mean), float(logit_normal_std), float(t_min))
-
     @abstractmethod
-    def target(self, x0: Tensor, x1: Tensor) -> Tensor:
+    def target(self, path: PathSample) -> Tensor:
         """The regression target for a path sample."""
 
     @abstractmethod
     def velocity(self, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
         """The velocity given the (guided) output ``out`` at state ``x`` and times ``t`` ``(B,)``."""
 
-    def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
-        return BackboneSpec("continuous", self.embed_dim, self.embed_dim, tuple(grid_shape), num_classes)
-
-    def embed(self, indices: Tensor) -> Tensor:
-        """``E[c]``: ``(B, h, w)`` indices -> ``(B, D, h, w)``."""
-        return self.codebook[indices].permute(0, 3, 1, 2)
-
     def loss(
-        self,
-        model: Backbone | nn.Module,
-        indices: Tensor,
-        labels: Tensor,
-        generator: torch.Generator | None = None,
+        self, model: nn.Module, indices: Tensor, labels: Tensor, generator: torch.Generator | None = None
     ) -> LossOutput:
-        x1 = self.embed(indices)
-        t = self.times.sample(x1.shape[0], x1.device, generator)
-        x0 = torch.randn(x1.shape, device=x1.device, generator=generator)
-        tt = t.view(-1, 1, 1, 1)
-        xt = tt * x1 + (1 - tt) * x0
-        out = model(xt, t, labels)
-        mse = (out.float() - self.target(x0, x1)).pow(2).mean()
+        path = self.sample_path(indices, generator)
+        out = model(path.x_t, path.t, labels)
+        mse = (out.float() - self.target(path)).pow(2).mean()
         return LossOutput(mse, {"mse": mse.detach()})
 
-    def initial_state(
-        self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None
-    ) -> Tensor:
-        return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
-
-    def predict(
-        self,
-        model: Backbone | nn.Module,
-        x: Tensor,
-        t: Tensor,
-        labels: Tensor,
-        *,
-        guidance: float = 1.0,
-        temperature: float = 1.0,
-        need_entropy: bool = False,
+    def prediction(
+        self, out: Tensor, x: Tensor, t: Tensor, *, temperature: float = 1.0, need_entropy: bool = False
     ) -> Prediction:
-        out = guided_output(model, x, t, labels, guidance).float()
-        return Prediction(velocity=self.velocity(out, x.float(), t.float()))
-
-    def finalize(self, x: Tensor) -> Tensor:
-        return nearest_code(x, self.codebook)
-
-    def config(self) -> dict[str, Any]:
-        return self.times.config()
+        return Prediction(velocity=self.velocity(out.float(), x.float(), t.float()))
 
 
 class CFM(GaussianPathRegression):
     """Conditional flow matching, velocity regression: ``MSE(f, x1 - x0)``, ``v = f``."""
 
-    def target(self, x0: Tensor, x1: Tensor) -> Tensor:
-        return x1 - x0
+    def target(self, path: PathSample) -> Tensor:
+        return path.dx_t
 
     def velocity(self, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
         return out
@@ -129,8 +78,8 @@ class CFM(GaussianPathRegression):
 class CFMEndpoint(GaussianPathRegression):
     """Conditional flow matching, endpoint regression: ``MSE(f, x1)``, ``v = (f - x) / (1 - t + eps)``."""
 
-    def target(self, x0: Tensor, x1: Tensor) -> Tensor:
-        return x1
+    def target(self, path: PathSample) -> Tensor:
+        return path.x_1
 
     def velocity(self, out: Tensor, x: Tensor, t: Tensor) -> Tensor:
-        return (out - x) / (1 - t + self.eps).view(-1, 1, 1, 1)
+        return self.path.endpoint_to_velocity(out, x, t, self.eps)

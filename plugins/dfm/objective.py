@@ -37,8 +37,7 @@ from torch import Tensor, nn
 
 from flowbench.categorical import cross_entropy_terms, entropy_of_probs, posterior_probs
 from flowbench.errors import ConfigError
-from flowbench.guidance import guided_output
-from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, MaskedObjective, Prediction
+from flowbench.interfaces import BackboneSpec, LossOutput, MaskedObjective, Prediction
 from flowbench.time_sampling import TimeSampler
 
 __all__ = ["DFM", "KAPPAS", "LOSS_POSITIONS"]
@@ -126,11 +125,7 @@ class DFM(MaskedObjective):
         return BackboneSpec("tokens", self.codebook_size + 1, self.codebook_size, tuple(grid_shape), num_classes)
 
     def loss(
-        self,
-        model: Backbone | nn.Module,
-        indices: Tensor,
-        labels: Tensor,
-        generator: torch.Generator | None = None,
+        self, model: nn.Module, indices: Tensor, labels: Tensor, generator: torch.Generator | None = None
     ) -> LossOutput:
         t = self.times.sample(indices.shape[0], indices.device, generator)
         keep = torch.rand(indices.shape, device=indices.device, generator=generator) < self.kappa(t).view(-1, 1, 1)
@@ -151,22 +146,15 @@ class DFM(MaskedObjective):
     ) -> Tensor:
         return torch.full((batch, *grid_shape), self.mask_index, dtype=torch.long, device=self.codebook.device)
 
-    def predict(
-        self,
-        model: Backbone | nn.Module,
-        x: Tensor,
-        t: Tensor,
-        labels: Tensor,
-        *,
-        guidance: float = 1.0,
-        temperature: float = 1.0,
-        need_entropy: bool = False,
+    def prediction(
+        self, out: Tensor, x: Tensor, t: Tensor, *, temperature: float = 1.0, need_entropy: bool = False
     ) -> Prediction:
-        logits = guided_output(model, x, t, labels, guidance)
-        probs = posterior_probs(logits, temperature)
+        """``probs = softmax(l / tau)`` of the guided logits ``l = out`` (and their entropy when asked)."""
+        probs = posterior_probs(out, temperature)
         return Prediction(probs=probs, entropy=entropy_of_probs(probs) if need_entropy else None)
 
-    def finalize(self, x: Tensor) -> Tensor:
+    def finalize(self, x: Tensor, last: Prediction | None = None) -> Tensor:
+        """The tokens themselves (the sampler has revealed every position)."""
         if bool((x == self.mask_index).any()):
             raise RuntimeError("finalize() got a grid that still has MASK positions; the sampler must fill them")
         return x.long()

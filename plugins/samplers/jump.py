@@ -10,14 +10,13 @@ step every remaining MASK is revealed. One network evaluation per step: NFE = ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
-from flowbench.builtin.samplers.grid import check_steps, record_steps
-from torch import Tensor, nn
+from torch import Tensor
 
-from flowbench.interfaces import MaskedObjective, Objective, Sampler, SampleResult, StateKind, TrajectoryPoint
+from flowbench.interfaces import MaskedObjective, Sampler, SamplingRun, StateKind
+from flowbench.time_grid import check_steps
 
 __all__ = ["MaskedEuler"]
 
@@ -30,47 +29,19 @@ class MaskedEuler(Sampler):
     def nfe(self, steps: int) -> int:
         return check_steps(steps)
 
-    def sample(
-        self,
-        model: nn.Module,
-        objective: Objective,
-        labels: Tensor,
-        steps: int,
-        *,
-        grid_shape: tuple[int, int],
-        guidance: float = 1.0,
-        temperature: float = 1.0,
-        generator: torch.Generator | None = None,
-        record_times: Sequence[float] = (),
-    ) -> SampleResult:
-        self.check_compatible(objective)
+    def integrate(self, run: SamplingRun) -> Tensor:
+        objective = run.objective
         assert isinstance(objective, MaskedObjective)
-        steps = check_steps(steps)
-        device = objective.codebook.device
-        labels = labels.to(device)
-        batch = labels.shape[0]
-        records = record_steps(record_times, steps)
-        wanted = set(records)
-        entropies: dict[int, Tensor | None] = {}
-        mask = objective.mask_index
-        h = 1.0 / steps
-        with torch.no_grad():
-            x = objective.initial_state(batch, grid_shape, generator=generator)
-            for i in range(steps):
-                t = i * h
-                tt = torch.full((batch,), t, device=device, dtype=torch.float32)
-                pred = objective.predict(
-                    model, x, tt, labels, guidance=guidance, temperature=temperature, need_entropy=i in wanted
-                )
-                if i in wanted:
-                    entropies[i] = pred.entropy
-                p = 1.0 if i == steps - 1 else objective.unmask_probability(t, h)
-                u = torch.rand(x.shape, device=device, generator=generator)
-                jump = (x == mask) & (u < p)
-                if bool(jump.any()):
-                    probs = pred.probs[jump]
-                    x = x.clone()
-                    x[jump] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            indices = objective.finalize(x)
-        trajectory = [TrajectoryPoint(t=i * h, entropy=entropies[i]) for i in records]
-        return SampleResult(indices=indices, nfe=steps, trajectory=trajectory)
+        mask, steps, h = objective.mask_index, run.steps, run.h
+        x = run.initial_state()
+        for i in range(steps):
+            t = i * h
+            pred = run.predict(x, t, step=i)
+            p = 1.0 if i == steps - 1 else objective.unmask_probability(t, h)
+            u = torch.rand(x.shape, device=run.device, generator=run.generator)
+            jump = (x == mask) & (u < p)
+            if bool(jump.any()):
+                probs = pred.probs[jump]
+                x = x.clone()
+                x[jump] = torch.multinomial(probs, 1, generator=run.generator).squeeze(1)
+        return x

@@ -10,20 +10,20 @@ evaluation, not the count). With step ``h = 1 / steps`` at ``t``:
   so the **last step is an Euler step** (no evaluation at ``t = 1``): NFE = ``2 steps - 1``.
 * ``midpoint``: ``x <- x + h v(x + h/2 v1, t + h/2)``; never evaluates at ``t = 1``. NFE = ``2 steps``.
 
-After the last step the objective maps the state to code indices (:meth:`Objective.finalize`).
+After the last step the objective maps the state to code indices (:meth:`Objective.finalize`), given
+the last prediction the solver computed (at ``t = 1 - h`` for Euler and Heun, ``1 - h/2`` for midpoint).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import ClassVar
 
-import torch
-from flowbench.builtin.samplers.grid import check_steps, record_steps
-from torch import Tensor, nn
+from torch import Tensor
 
-from flowbench.interfaces import Objective, Sampler, SampleResult, StateKind, TrajectoryPoint
+from flowbench.interfaces import Sampler, SamplingRun, StateKind
+from flowbench.time_grid import check_steps
 
 __all__ = ["ODESampler", "Euler", "Heun", "Midpoint"]
 
@@ -39,52 +39,16 @@ class ODESampler(Sampler):
     def step(self, velocity: Velocity, x: Tensor, t: float, h: float, v0: Tensor, last: bool) -> Tensor:
         """Advance ``x`` from ``t`` to ``t + h``; ``v0 = v(x, t)`` is already evaluated."""
 
-    def sample(
-        self,
-        model: nn.Module,
-        objective: Objective,
-        labels: Tensor,
-        steps: int,
-        *,
-        grid_shape: tuple[int, int],
-        guidance: float = 1.0,
-        temperature: float = 1.0,
-        generator: torch.Generator | None = None,
-        record_times: Sequence[float] = (),
-    ) -> SampleResult:
-        self.check_compatible(objective)
-        steps = check_steps(steps)
-        device = objective.codebook.device
-        labels = labels.to(device)
-        batch = labels.shape[0]
-        records = record_steps(record_times, steps)
-        wanted = set(records)
-        entropies: dict[int, Tensor | None] = {}
-        nfe = 0
-
-        def predict(x: Tensor, t: float, need_entropy: bool = False):
-            nonlocal nfe
-            nfe += 1
-            tt = torch.full((batch,), t, device=device, dtype=torch.float32)
-            return objective.predict(
-                model, x, tt, labels, guidance=guidance, temperature=temperature, need_entropy=need_entropy
-            )
-
+    def integrate(self, run: SamplingRun) -> Tensor:
         def velocity(x: Tensor, t: float) -> Tensor:
-            return predict(x, t).velocity
+            return run.predict(x, t).velocity
 
-        h = 1.0 / steps
-        with torch.no_grad():
-            x = objective.initial_state(batch, grid_shape, generator=generator).float()
-            for i in range(steps):
-                t = i * h
-                first = predict(x, t, need_entropy=i in wanted)
-                if i in wanted:
-                    entropies[i] = first.entropy
-                x = self.step(velocity, x, t, h, first.velocity, last=i == steps - 1)
-            indices = objective.finalize(x)
-        trajectory = [TrajectoryPoint(t=i * h, entropy=entropies[i]) for i in records]
-        return SampleResult(indices=indices, nfe=nfe, trajectory=trajectory)
+        x = run.initial_state().float()
+        for i in range(run.steps):
+            t = i * run.h
+            v0 = run.predict(x, t, step=i).velocity
+            x = self.step(velocity, x, t, run.h, v0, last=i == run.steps - 1)
+        return x
 
 
 class Euler(ODESampler):

@@ -6,8 +6,8 @@ Matişan et al., "Purrception: Variational Flow Matching for Vector-Quantized Im
 Codebook ``E`` (``K x D``); a grid of codes ``c`` has latent ``x1 = E[c]`` (``D x h x w``).
 
 Training. ``t ~ p(t)`` on ``[1e-3, 1]`` (uniform by default), ``x0 ~ N(0, I)`` in embedding space,
-``x_t = t x1 + (1 - t) x0``. The backbone reads ``x_t`` and writes logits ``l`` (``K x h x w``), a
-categorical posterior ``q(c | x_t)`` per position. The loss is
+``x_t = t x1 + (1 - t) x0`` (the core's :class:`~flowbench.paths.GaussianLinearPath`). The backbone reads
+``x_t`` and writes logits ``l`` (``K x h x w``), a categorical posterior ``q(c | x_t)`` per position. The loss is
 
 .. math:: \\mathcal{L} = \\frac{1}{hw}\\sum_n \\mathrm{CE}(l_n, c_n)
           + \\lambda_z \\frac{1}{hw}\\sum_n \\big(\\log\\textstyle\\sum_k e^{l_{n,k}}\\big)^2,
@@ -23,8 +23,9 @@ Sampling. Guidance acts on the raw logits, ``l = l_u + s (l_c - l_u)``, then tem
 Because the conditional velocity ``(x1 - x_t) / (1 - t)`` is linear in ``x1``, the true marginal
 velocity is ``(E[x1 | x_t] - x_t) / (1 - t)``: an exact posterior gives the exact flow. At ``t = 1``
 the state is snapped to the nearest codebook row (``final="nearest"``) or replaced by the argmax
-of the last posterior the sampler asked for (``final="argmax"``: the guided logits of the last
-:meth:`VFM.predict` call, i.e. at the last grid time before 1 for Euler).
+of the last posterior the sampler computed (``final="argmax"``: ``Prediction.codes``, the argmax of
+the guided logits of the last prediction the sampler hands to :meth:`VFM.finalize`, i.e. at
+``t = 1 - h`` for Euler and Heun, ``1 - h/2`` for midpoint).
 The same codebook (e.g. L2-normalised for LlamaGen) serves as targets and for ``mu``.
 
 :meth:`VFM.predict` returns the velocity, and with ``need_entropy=True`` also the entropy of ``pi``
@@ -39,18 +40,16 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from flowbench.categorical import cross_entropy_terms, nearest_code, posterior_mean, posterior_probs
+from flowbench.categorical import cross_entropy_terms, posterior_mean, posterior_probs
 from flowbench.errors import ConfigError
-from flowbench.guidance import guided_output
-from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, Objective, Prediction
-from flowbench.time_sampling import TimeSampler
+from flowbench.interfaces import GaussianPathObjective, LossOutput, Prediction
 
 __all__ = ["VFM", "FINALS"]
 
 FINALS: tuple[str, ...] = ("nearest", "argmax")
 
 
-class VFM(Objective):
+class VFM(GaussianPathObjective):
     """Purrception (variational flow matching): cross-entropy on codes, velocity from the posterior mean.
 
     Args:
@@ -62,8 +61,6 @@ class VFM(Objective):
         final: ``"nearest"`` (snap ``x`` at ``t = 1`` to the nearest code) or ``"argmax"``.
     """
 
-    state_kind: ClassVar[str] = "continuous"
-    default_sampler: ClassVar[str] = "euler"
     guidance_on: ClassVar[str] = "logits"
     temperature_on: ClassVar[str | None] = "logits"
     categorical: ClassVar[bool] = True
@@ -80,80 +77,47 @@ class VFM(Objective):
         t_min: float = 1e-3,
         final: str = "nearest",
     ) -> None:
-        super().__init__(codebook)
+        super().__init__(codebook, time_sampling, logit_normal_mean, logit_normal_std, t_min)
         if not isinstance(z_loss_weight, (int, float)) or z_loss_weight < 0:
             raise ConfigError(f"z_loss_weight must be a number >= 0, got {z_loss_weight!r}")
         if final not in FINALS:
             raise ConfigError(f"final must be one of {', '.join(repr(f) for f in FINALS)}, got {final!r}")
         self.z_loss_weight = float(z_loss_weight)
         self.final = final
-        self.times = TimeSampler(time_sampling, float(logit_normal_mean), float(logit_normal_std), float(t_min))
-        self._last_argmax: Tensor | None = None
 
-    def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
-        return BackboneSpec("continuous", self.embed_dim, self.codebook_size, tuple(grid_shape), num_classes)
-
-    def embed(self, indices: Tensor) -> Tensor:
-        """``E[c]``: ``(B, h, w)`` indices -> ``(B, D, h, w)``."""
-        return self.codebook[indices].permute(0, 3, 1, 2)
+    @property
+    def out_channels(self) -> int:
+        """``K`` logits per position."""
+        return self.codebook_size
 
     def loss(
-        self,
-        model: Backbone | nn.Module,
-        indices: Tensor,
-        labels: Tensor,
-        generator: torch.Generator | None = None,
+        self, model: nn.Module, indices: Tensor, labels: Tensor, generator: torch.Generator | None = None
     ) -> LossOutput:
-        x1 = self.embed(indices)
-        t = self.times.sample(x1.shape[0], x1.device, generator)
-        x0 = torch.randn(x1.shape, device=x1.device, generator=generator)
-        tt = t.view(-1, 1, 1, 1)
-        xt = tt * x1 + (1 - tt) * x0
-        logits = model(xt, t, labels)
+        path = self.sample_path(indices, generator)
+        logits = model(path.x_t, path.t, labels)
         ce, lse = cross_entropy_terms(logits, indices)
         ce = ce.mean()
         z_loss = self.z_loss_weight * lse.pow(2).mean()
         return LossOutput(ce + z_loss, {"ce": ce.detach(), "z_loss": z_loss.detach()})
 
-    def initial_state(
-        self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None
-    ) -> Tensor:
-        return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
-
-    def predict(
-        self,
-        model: Backbone | nn.Module,
-        x: Tensor,
-        t: Tensor,
-        labels: Tensor,
-        *,
-        guidance: float = 1.0,
-        temperature: float = 1.0,
-        need_entropy: bool = False,
+    def prediction(
+        self, out: Tensor, x: Tensor, t: Tensor, *, temperature: float = 1.0, need_entropy: bool = False
     ) -> Prediction:
-        logits = guided_output(model, x, t, labels, guidance)
-        if self.final == "argmax":
-            self._last_argmax = logits.argmax(dim=1)
-        mu, entropy = posterior_mean(logits, self.codebook, temperature, need_entropy)
-        velocity = (mu - x.float()) / (1 - t.float() + self.eps).view(-1, 1, 1, 1)
+        """``pi = softmax(l / tau)`` of the guided logits ``l = out``, ``v = (pi E - x) / (1 - t + eps)``."""
+        mu, entropy = posterior_mean(out, self.codebook, temperature, need_entropy)
+        velocity = self.path.endpoint_to_velocity(mu, x.float(), t.float(), self.eps)
         # The full (B, h, w, K) posterior only for snapshots (need_entropy): at K = 16384 it is the
         # largest tensor of a sampling step, and the velocity never needs it.
-        probs = posterior_probs(logits, temperature) if need_entropy else None
-        return Prediction(velocity=velocity, probs=probs, entropy=entropy)
+        probs = posterior_probs(out, temperature) if need_entropy else None
+        codes = out.argmax(dim=1) if self.final == "argmax" else None
+        return Prediction(velocity=velocity, probs=probs, entropy=entropy, codes=codes)
 
-    def finalize(self, x: Tensor) -> Tensor:
+    def finalize(self, x: Tensor, last: Prediction | None = None) -> Tensor:
         """Code indices at ``t = 1``: the nearest code to ``x``, or (``final="argmax"``) the argmax of the
-        last posterior :meth:`predict` computed for a batch of this shape (used once). A state no sampler
-        has predicted on has no last posterior and is snapped to the nearest code."""
-        last, self._last_argmax = self._last_argmax, None
-        if (
-            self.final == "argmax"
-            and last is not None
-            and last.shape[0] == x.shape[0]
-            and last.shape[1:] == x.shape[2:]
-        ):
-            return last
-        return nearest_code(x, self.codebook)
+        last posterior (``last.codes``); without a last prediction, the nearest code."""
+        if self.final == "argmax" and last is not None and last.codes is not None:
+            return last.codes
+        return super().finalize(x)
 
     def config(self) -> dict[str, Any]:
         return {"z_loss_weight": self.z_loss_weight, "final": self.final, **self.times.config()}

@@ -74,7 +74,7 @@ def objective_values(name: str, options: dict[str, Any]) -> dict[str, Any]:
     losses = []
     for _ in range(3):
         out = objective.loss(model, indices, labels, generator=gen)
-        losses.append(float(out.loss))
+        losses.append(float(out.loss.detach()))
         opt.zero_grad()
         out.loss.backward()
         opt.step()

@@ -121,12 +121,13 @@ def test_final_argmax_uses_the_last_posterior_and_nearest_snaps():
     assert obj.config()["final"] == "argmax"
     model = ExactLogits()
     x, t, y = torch.randn(4, 2, *GRID), torch.full((4,), 0.9), torch.arange(4) % NUM_CLASSES
-    obj.predict(model, x, t, y)
-    assert torch.equal(obj.finalize(torch.zeros_like(x)), exact_logits(x, t, y).argmax(dim=1))
-    snapped = obj.finalize(x)  # the cached argmax is used once; then the nearest code
+    last = obj.predict(model, x, t, y)
+    assert torch.equal(last.codes, exact_logits(x, t, y).argmax(dim=1))
+    assert torch.equal(obj.finalize(torch.zeros_like(x), last), last.codes)
+    snapped = obj.finalize(x)  # no last prediction: the nearest code (nothing is remembered from predict)
     assert torch.equal(snapped, ((x[:, None] - CODEBOOK.view(1, 4, 2, 1, 1)) ** 2).sum(2).argmin(1))
     near = _vfm()
-    assert near.config()["final"] == "nearest"
+    assert near.config()["final"] == "nearest" and near.predict(model, x, t, y).codes is None
     codes = torch.tensor([[[0, 1], [2, 3]]])
     assert torch.equal(near.finalize(1.2 * CODEBOOK[codes].permute(0, 3, 1, 2)), codes)
 

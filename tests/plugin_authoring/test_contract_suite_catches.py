@@ -68,6 +68,7 @@ OBJECTIVE_DEFECTS = {
     "test_overfits_one_batch": ("unlearnable", "after 60 steps on one batch"),
     "test_finalize_round_trip": ("off_by_one", "must give back c"),
     "test_guidance_changes_the_prediction": ("unguided", "guidance 3 has no effect"),
+    "test_finalize_keeps_no_state_between_calls": ("stateful", "keeps no state between calls"),
 }
 
 
@@ -91,10 +92,14 @@ def broken_objective(base: type, defect: str) -> type:
             pred = super().predict(model, x, t, labels, guidance=guidance, need_entropy=need_entropy)
             if defect == "tempered":
                 pred.velocity = pred.velocity / temperature
+            if defect == "stateful":  # the old argmax final: remembered here, read in finalize
+                self._remembered = torch.zeros(x.shape[0], *x.shape[2:], dtype=torch.long)
             return pred
 
-        def finalize(self, x):
-            out = super().finalize(x)
+        def finalize(self, x, last=None):
+            if defect == "stateful" and getattr(self, "_remembered", None) is not None:
+                return self._remembered
+            out = super().finalize(x, last)
             return (out + 1) % self.codebook_size if defect == "off_by_one" else out
 
         def config(self):
@@ -136,6 +141,7 @@ class ReferenceEuler(Sampler):
         recorded = [min(steps - 1, round(r * steps)) for r in record_times]
         entropies = {}
         x = objective.initial_state(len(labels), grid_shape, generator=None if self.defect == "unseeded" else generator)
+        pred = None
         for i in range(steps - 1 if self.defect == "stops_early" else steps):
             t = torch.full((len(labels),), i / steps)
             tau = 1.0 if self.defect == "drops_temperature" else temperature
@@ -144,7 +150,8 @@ class ReferenceEuler(Sampler):
             entropies[i] = pred.entropy
             x = x + pred.velocity / steps
         trajectory = [TrajectoryPoint(i / steps, entropies.get(i)) for i in recorded]
-        return SampleResult(objective.finalize(x), self.nfe(steps), trajectory)
+        last = None if self.defect == "drops_last" else pred
+        return SampleResult(objective.finalize(x, last), self.nfe(steps), trajectory)
 
 
 class ReferenceJump(Sampler):
@@ -176,7 +183,7 @@ class ReferenceJump(Sampler):
                 draw = draw.reshape(x.shape)
             x = torch.where(jump, draw, x)
         trajectory = [TrajectoryPoint(i / steps, entropies.get(i)) for i in recorded]
-        return SampleResult(objective.finalize(x), steps, trajectory)
+        return SampleResult(objective.finalize(x, pred), steps, trajectory)
 
 
 def broken_sampler(base: type, defect: str) -> type:
@@ -189,6 +196,7 @@ SAMPLER_DEFECTS = [
     (ReferenceEuler, "unseeded", "test_is_seeded", "same generator seed, different samples"),
     (ReferenceEuler, "stops_early", "test_reaches_a_point_mass_target", "miss a certain target"),
     (ReferenceEuler, "no_entropy", "test_records_the_trajectory", "carry the posterior entropy"),
+    (ReferenceEuler, "drops_last", "test_hands_the_last_prediction_to_finalize", "must get the last Prediction"),
     (ReferenceJump, "argmax", "test_samples_follow_the_posterior", "differ from the posterior"),
 ]
 

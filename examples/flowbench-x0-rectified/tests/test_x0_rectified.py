@@ -28,16 +28,12 @@ def test_velocity_weighting_is_the_velocity_error():
     obj = X0Rectified(codebook, min_gap=1e-4)
     model = make_tiny_backbone(obj.backbone_spec((4, 4), 4))
     indices, labels = tiny_batch(4, (4, 4), 8, 4)
-    g = torch.Generator().manual_seed(0)
     loss = obj.loss(model, indices, labels, generator=torch.Generator().manual_seed(0)).loss
-    # Redraw the same times and noise, and compute the velocity error directly.
-    t = obj.sample_times(4, g)
-    x1 = codebook[indices].permute(0, 3, 1, 2)
-    x0 = torch.randn(x1.shape, generator=g)
-    tb = t[:, None, None, None]
-    xt = tb * x1 + (1 - tb) * x0
-    v_hat = obj.predict(model, xt, t, labels).velocity
-    expected = (v_hat - (x1 - x0)).pow(2).mean()
+    # Redraw the same times and noise (the path flowbench's GaussianPathObjective samples).
+    path = obj.sample_path(indices, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(path.x_1, codebook[indices].permute(0, 3, 1, 2))
+    v_hat = obj.predict(model, path.x_t, path.t, labels).velocity
+    expected = (v_hat - path.dx_t).pow(2).mean()
     torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-5)
 
 

@@ -17,6 +17,10 @@ follows as :math:`\\hat v = (\\hat x_1 - x_t) / (1 - t)`. The two weightings of 
   :math:`1 - t` clipped below at ``min_gap`` (as they do) so that the weight stays finite;
 * ``"endpoint"``: the plain endpoint error :math:`\\lVert \\hat x_1 - x_1 \\rVert^2` (weight 1).
 
+flowbench's :class:`~flowbench.interfaces.GaussianPathObjective` supplies the path (times, noise and
+:math:`x_t`, as a :class:`~flowbench.paths.PathSample`), the initial noise, guidance and the final
+snap to the nearest code: this module states only the loss and the velocity.
+
 Sampling integrates :math:`\\hat v` with an ODE solver (``euler`` by default), classifier-free
 guidance acts on :math:`\\hat x_1` (so on :math:`\\hat v`, which is affine in it), temperature has no
 effect, and the state at ``t = 1`` snaps to the nearest codebook row.
@@ -29,18 +33,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from flowbench.categorical import nearest_code
 from flowbench.errors import ConfigError
-from flowbench.guidance import guided_output
-from flowbench.interfaces import Backbone, BackboneSpec, LossOutput, Objective, Prediction
-from flowbench.time_sampling import TimeSampler
+from flowbench.interfaces import GaussianPathObjective, LossOutput, Prediction
 
 __all__ = ["X0Rectified", "WEIGHTINGS"]
 
 WEIGHTINGS = ("velocity", "endpoint")
 
 
-class X0Rectified(Objective):
+class X0Rectified(GaussianPathObjective):
     """Rectified flow, x-prediction, velocity-space loss (see the module docstring).
 
     Args:
@@ -52,7 +53,6 @@ class X0Rectified(Objective):
         t_min: smallest training time.
     """
 
-    state_kind = "continuous"
     default_sampler = "euler"
     guidance_on = "endpoint"
     temperature_on = None
@@ -69,69 +69,33 @@ class X0Rectified(Objective):
         logit_normal_std: float = 1.0,
         t_min: float = 1e-3,
     ) -> None:
-        super().__init__(codebook)
+        # flowbench's shared path and time distributions (validated there, with the same kind of message).
+        super().__init__(codebook, time_sampling, logit_normal_mean, logit_normal_std, t_min)
         if weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {', '.join(map(repr, WEIGHTINGS))}, got {weighting!r}")
         if not 0.0 < min_gap <= 1.0:
             raise ConfigError(f"min_gap must be in (0, 1], got {min_gap!r}")
         self.weighting, self.min_gap = weighting, float(min_gap)
-        # flowbench's shared time distributions (validated there, with the same kind of message).
-        self.times = TimeSampler(time_sampling, float(logit_normal_mean), float(logit_normal_std), float(t_min))
 
     def config(self) -> dict[str, Any]:
         """Every option: ``X0Rectified(codebook, **obj.config())`` rebuilds this objective."""
-        return {"weighting": self.weighting, "min_gap": self.min_gap, **self.times.config()}
-
-    def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:
-        """Reads the continuous ``(B, D, h, w)`` state, writes the ``D``-channel endpoint."""
-        return BackboneSpec("continuous", self.embed_dim, self.embed_dim, tuple(grid_shape), num_classes)
-
-    def sample_times(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
-        """``(batch,)`` training times in ``[t_min, 1]``."""
-        return self.times.sample(batch, device=self.codebook.device, generator=generator)
+        return {"weighting": self.weighting, "min_gap": self.min_gap, **self.path.times.config()}
 
     def loss(
-        self,
-        model: Backbone | nn.Module,
-        indices: Tensor,
-        labels: Tensor,
-        generator: torch.Generator | None = None,
+        self, model: nn.Module, indices: Tensor, labels: Tensor, generator: torch.Generator | None = None
     ) -> LossOutput:
-        x1 = self.codebook[indices].permute(0, 3, 1, 2)  # (B, D, h, w)
-        t = self.sample_times(x1.shape[0], generator)
-        x0 = torch.randn(x1.shape, device=x1.device, generator=generator)  # the engine's generator is on this device
-        tb = t[:, None, None, None]
-        xt = tb * x1 + (1 - tb) * x0
-        err = (model(xt, t, labels).float() - x1).pow(2).mean(dim=(1, 2, 3))  # (B,) endpoint error
+        path = self.sample_path(indices, generator)  # x_1 = E[c], then t and x_0 from the engine's generator
+        err = (model(path.x_t, path.t, labels).float() - path.x_1).pow(2).mean(dim=(1, 2, 3))  # (B,) endpoint error
         if self.weighting == "velocity":
-            weight = (1 - t).clamp_min(self.min_gap).pow(-2)
+            weight = (1 - path.t).clamp_min(self.min_gap).pow(-2)
         else:
-            weight = torch.ones_like(t)
+            weight = torch.ones_like(path.t)
         loss = (weight * err).mean()
         return LossOutput(loss, {"endpoint_mse": err.mean().detach(), "weighted": loss.detach()})
 
-    def initial_state(
-        self, batch: int, grid_shape: tuple[int, int], generator: torch.Generator | None = None
-    ) -> Tensor:
-        """Standard normal noise ``(B, D, h, w)``."""
-        return torch.randn(batch, self.embed_dim, *grid_shape, device=self.codebook.device, generator=generator)
-
-    def predict(
-        self,
-        model: Backbone | nn.Module,
-        x: Tensor,
-        t: Tensor,
-        labels: Tensor,
-        *,
-        guidance: float = 1.0,
-        temperature: float = 1.0,
-        need_entropy: bool = False,
+    def prediction(
+        self, out: Tensor, x: Tensor, t: Tensor, *, temperature: float = 1.0, need_entropy: bool = False
     ) -> Prediction:
-        """:math:`\\hat v = (\\hat x_1 - x) / (1 - t)`, with guidance on :math:`\\hat x_1`; temperature is unused."""
-        endpoint = guided_output(model, x, t, labels, guidance).float()
+        """:math:`\\hat v = (\\hat x_1 - x) / (1 - t)` from the guided endpoint ``out``; temperature is unused."""
         gap = (1 - t.float()).clamp_min(1e-6)[:, None, None, None]
-        return Prediction(velocity=(endpoint - x) / gap)
-
-    def finalize(self, x: Tensor) -> Tensor:
-        """The nearest codebook row at each position, ``(B, h, w)`` int64."""
-        return nearest_code(x, self.codebook)
+        return Prediction(velocity=(out.float() - x) / gap)

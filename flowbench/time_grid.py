@@ -3,7 +3,8 @@
 ``steps`` steps on ``t_i = i / steps`` (``i = 0..steps``): step ``i`` goes from ``t_i`` to
 ``t_{i+1}`` and starts with one prediction at ``t_i``. A snapshot asked for at time ``r`` is
 taken at the prediction of step ``round(r * steps)`` (clamped to ``0..steps-1``: there is no
-prediction at ``t = 1``), and reports that step's time.
+prediction at ``t = 1``), and reports that step's time. :class:`flowbench.interfaces.SamplingRun`
+applies these rules for every sampler.
 """
 
 from __future__ import annotations
