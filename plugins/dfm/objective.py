@@ -22,8 +22,9 @@ positions the CE averages over is the option ``loss_positions``:
 Neither is the generalized-KL ELBO (``MixturePathGeneralizedKL``), which reweights masked positions by
 ``kappa'(t) / (1 - kappa(t))``.
 
-Sampling (``dfm-euler``). From all-MASK, one Euler step of size ``h`` at time ``t`` reveals a masked
-position with probability ``min(1, h kappa'(t) / (1 - kappa(t)))`` (:meth:`DFM.unmask_probability`),
+Sampling (``dfm-euler``). From all-MASK, one step of size ``h`` at time ``t`` reveals a masked
+position with the exact probability ``(kappa(t + h) - kappa(t)) / (1 - kappa(t))``
+(:meth:`DFM.unmask_probability`; for linear kappa this is the Euler rate ``h kappa'(t) / (1 - kappa(t))``),
 drawing its code from the posterior ``softmax(l / tau)`` (guidance on the raw logits first,
 ``l = l_u + s (l_c - l_u)``); at the last step (``t + h = 1``) every remaining MASK is filled.
 """
@@ -111,14 +112,23 @@ class DFM(MaskedObjective):
         return self.power * t ** (self.power - 1.0) if t > 0 or self.power >= 1 else float("inf")
 
     def unmask_probability(self, t: float, h: float) -> float:
-        """``min(1, h kappa'(t) / (1 - kappa(t)))``: a masked position is revealed in ``[t, t + h]``.
+        """``(kappa(t + h) - kappa(t)) / (1 - kappa(t))``: a position still masked at ``t`` is revealed
+        by ``t + h``.
 
-        A step that reaches ``t + h >= 1`` reveals everything (``kappa(1) = 1``): probability 1.
+        This is the exact conditional probability under the path: a position is unmasked by time
+        ``s`` with probability ``kappa(s)``, so ``P(unmasked by t + h | masked at t) =
+        (kappa(t + h) - kappa(t)) / (1 - kappa(t))``. For ``kappa(t) = t`` it equals the Euler rate
+        ``h kappa'(t) / (1 - kappa(t)) = h / (1 - t)``. The Euler form is wrong for ``power < 1``:
+        ``kappa'(0)`` is infinite, so it revealed every position in the first step (one draw from
+        the product of the marginals, not the joint). A step that reaches ``t + h >= 1`` reveals
+        everything (``kappa(1) = 1``): probability 1.
         """
-        remaining = 1.0 - float(self.kappa(float(t)))
+        t = float(t)
+        remaining = 1.0 - float(self.kappa(t))
         if remaining <= 0.0 or t + h >= 1.0 - 1e-9:
             return 1.0
-        return min(1.0, h * self.kappa_derivative(float(t)) / remaining)
+        gained = float(self.kappa(t + float(h))) - float(self.kappa(t))
+        return min(1.0, max(0.0, gained / remaining))
 
     # -- training -------------------------------------------------------------------------------
     def backbone_spec(self, grid_shape: tuple[int, int], num_classes: int) -> BackboneSpec:

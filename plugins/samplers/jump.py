@@ -3,9 +3,10 @@
 ``dfm-euler``: start all-MASK; at step ``i`` (``t = i / steps``, ``h = 1 / steps``) the objective
 gives the guided, tempered posterior over codes at every position
 (:meth:`~flowbench.interfaces.Objective.predict`, ``Prediction.probs``). Each still-masked position
-is revealed with probability ``objective.unmask_probability(t, h)`` (``min(1, h kappa'(t) /
-(1 - kappa(t)))``), its code drawn from that posterior; revealed positions never change. At the last
-step every remaining MASK is revealed. One network evaluation per step: NFE = ``steps``.
+is revealed with probability ``objective.unmask_probability(t, h)`` (for masked DFM the exact
+``(kappa(t + h) - kappa(t)) / (1 - kappa(t))``), its code drawn from that posterior; revealed
+positions never change. At the last step every remaining MASK is revealed. One network evaluation
+per step: NFE = ``steps``.
 """
 
 from __future__ import annotations

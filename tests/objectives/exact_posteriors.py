@@ -129,3 +129,53 @@ def chi2_statistic(indices: Tensor, labels: Tensor) -> tuple[float, int]:
                 stat += float(((counts[~zero] - expected[~zero]) ** 2 / expected[~zero]).sum())
                 df += int((~zero).sum()) - 1
     return stat, df
+
+
+# -- a correlated two-position toy for the masked path ---------------------------------------------
+#: ``JOINT[a, b]``: the joint law of the codes at positions (0, 0) and (0, 1) of a 1x2 grid (one class).
+#: Strongly dependent (mass near the diagonal), so the product of its marginals is far from it; every
+#: pair is possible (two positions revealed in one step are drawn independently and may land anywhere).
+JOINT = torch.tensor(
+    [
+        [0.20, 0.04, 0.01, 0.01],
+        [0.02, 0.24, 0.03, 0.01],
+        [0.01, 0.02, 0.15, 0.06],
+        [0.04, 0.01, 0.03, 0.12],
+    ],
+    dtype=torch.float64,
+)
+PAIR_GRID = (1, 2)
+
+
+class ExactCorrelatedMasked(_Exact):
+    """The exact posterior of each masked position of :data:`JOINT` given the other's token.
+
+    Under the masked path, whether a position is masked is independent of the codes, so a masked
+    position's posterior given the state is ``P(c_n | c_m)`` when the other position ``m`` is
+    revealed and the marginal ``P(c_n)`` when it is masked; it does not depend on ``t``. Logits
+    ``(B, 4, 1, 2)``; a revealed position gets any valid row (the sampler never reads it).
+    """
+
+    def __init__(self, mask_index: int = 4) -> None:
+        super().__init__()
+        self.mask_index = mask_index
+
+    def forward(self, x: Tensor, t: Tensor, y: Tensor) -> Tensor:
+        self.calls += 1
+        joint = JOINT.clamp_min(1e-30)
+        marg0, marg1 = joint.sum(1), joint.sum(0)
+        other0, other1 = x[:, 0, 1], x[:, 0, 0]  # what position 0 (resp. 1) sees at the other one
+        cond0 = joint[:, other0.clamp(max=3)].T  # P(a | b = other0) up to normalisation, (B, 4)
+        cond1 = joint[other1.clamp(max=3)]  # P(b | a = other1), (B, 4)
+        p0 = torch.where((other0 == self.mask_index)[:, None], marg0.expand_as(cond0), cond0)
+        p1 = torch.where((other1 == self.mask_index)[:, None], marg1.expand_as(cond1), cond1)
+        logits = torch.stack([p0, p1], dim=-1).log()  # (B, 4, 2)
+        return logits[:, :, None, :].float()
+
+
+def joint_chi2(indices: Tensor) -> tuple[float, int]:
+    """Pearson's statistic of sampled code pairs ``(N, 1, 2)`` against :data:`JOINT` (16 cells, df 15)."""
+    pairs = indices[:, 0, 0] * 4 + indices[:, 0, 1]
+    counts = torch.bincount(pairs, minlength=16).double()
+    expected = len(pairs) * JOINT.flatten()
+    return float(((counts - expected) ** 2 / expected).sum()), 15

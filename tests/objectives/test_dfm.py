@@ -67,17 +67,29 @@ def test_backbone_reads_k_plus_one_tokens_and_writes_k_logits():
 
 
 @pytest.mark.parametrize("power", [1.0, 2.0, 0.5])
-def test_unmask_probability(power):
+def test_unmask_probability_is_the_exact_increment(power):
     obj = _dfm(kappa="poly", power=power) if power != 1.0 else _dfm()
     for t, h in [(0.0, 0.1), (0.3, 0.05), (0.6, 0.2), (0.85, 0.1), (0.9, 0.1)]:
-        kappa, dkappa = t**power, power * t ** (power - 1) if t > 0 else (power if power == 1 else 0.0)
-        if (power < 1 and t == 0) or t + h >= 1:
+        if t + h >= 1:
             expected = 1.0
         else:
-            expected = min(1.0, h * dkappa / (1 - kappa))
+            expected = ((t + h) ** power - t**power) / (1 - t**power)
         assert obj.unmask_probability(t, h) == pytest.approx(expected)
+        if power == 1.0:  # linear kappa: the exact increment is the Euler rate h kappa' / (1 - kappa)
+            assert obj.unmask_probability(t, h) == pytest.approx(min(1.0, h / (1 - t)))
     assert obj.unmask_probability(1.0, 0.1) == 1.0
     assert obj.unmask_probability(0.75, 0.25) == 1.0, "the last step reveals everything"
+
+
+def test_sqrt_kappa_does_not_reveal_everything_in_the_first_step():
+    """kappa(t) = t^0.5 has kappa'(0) = inf: the Euler rate revealed every position at t = 0."""
+    obj = _dfm(kappa="poly", power=0.5)
+    assert obj.unmask_probability(0.0, 0.01) == pytest.approx(0.1)  # kappa(0.01) = 0.1
+    # the increments over a grid telescope: P(still masked at the last step) = 1 - kappa(1 - h)
+    steps, h, masked = 50, 1 / 50, 1.0
+    for i in range(steps - 1):
+        masked *= 1 - obj.unmask_probability(i * h, h)
+    assert masked == pytest.approx(1 - (1 - h) ** 0.5)
 
 
 @pytest.mark.parametrize("scale,tau", [(1.0, 1.0), (0.0, 1.0), (2.0, 0.5)])
