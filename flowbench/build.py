@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from flowbench.config import ComponentConfig
+from flowbench.config import ComponentConfig, sampler_name
 from flowbench.errors import ConfigError
 from flowbench.interfaces import (
     Backbone,
@@ -85,7 +85,7 @@ def build_backbone(cfg: ComponentConfig, spec: BackboneSpec) -> Backbone:
 
 def build_sampler(name: str | None, objective: Objective, objective_name: str = "", **options: Any) -> Sampler:
     """The sampler ``name`` (or the objective's default), checked against the objective's state."""
-    name = name or objective.default_sampler
+    name = sampler_name(name, objective)
     sampler: Sampler = create("sampler", name, **options)
     sampler.check_compatible(objective, sampler_name=name, objective_name=objective_name)
     return sampler

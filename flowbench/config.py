@@ -42,6 +42,8 @@ __all__ = [
     "load_config",
     "apply_overrides",
     "parse_override",
+    "replace_given",
+    "sampler_name",
     "from_dict",
     "to_dict",
 ]
@@ -104,13 +106,36 @@ class TrainConfig:
 
 @dataclass
 class SampleConfig:
-    """Sampling settings used for sample grids and evaluation."""
+    """Sampling settings: one value that flows from the run's ``[sample]`` table to every sampler call.
+
+    Sample grids, ``flowbench sample``, evaluation and the benchmark's sweeps all take one of these;
+    a command-line flag or a sweep point changes a copy (``dataclasses.replace(cfg.sample, **given)``).
+
+    Attributes:
+        sampler: registry name of the sampler, or ``None`` for the objective's ``default_sampler``.
+        steps: steps on the uniform time grid.
+        guidance: classifier-free guidance scale (1 = the conditional model alone).
+        temperature: where the objective applies it (``temperature_on``); ignored otherwise.
+        num: samples in a training sample grid.
+    """
 
     sampler: str | None = None
     steps: int = 50
     guidance: float = 1.0
     temperature: float = 1.0
     num: int = 64
+
+    def sampler_for(self, objective: Any) -> str:
+        """The sampler's name: ``sampler``, else the ``default_sampler`` of ``objective`` (an objective,
+        or its class)."""
+        return sampler_name(self.sampler, objective)
+
+    def validate(self, prefix: str = "sample.") -> SampleConfig:
+        """Check the values; returns ``self``."""
+        _positive(f"{prefix}steps", self.steps)
+        _positive(f"{prefix}num", self.num)
+        _positive(f"{prefix}temperature", self.temperature)
+        return self
 
 
 @dataclass
@@ -153,9 +178,7 @@ class RunConfig:
         _positive("train.log_every", t.log_every)
         _positive("train.checkpoint_every", t.checkpoint_every)
         _positive("train.keep_checkpoints", t.keep_checkpoints)
-        _positive("sample.steps", self.sample.steps)
-        _positive("sample.num", self.sample.num)
-        _positive("sample.temperature", self.sample.temperature)
+        self.sample.validate()
         _positive("eval.num_samples", self.eval.num_samples)
         if not 0.0 <= t.ema_decay < 1.0:
             raise ConfigError(f"train.ema_decay must be in [0, 1), got {t.ema_decay}")
@@ -170,6 +193,18 @@ class RunConfig:
         if t.sample_every < 0 or self.eval.every < 0:
             raise ConfigError("train.sample_every and eval.every must be >= 0 (0 = never)")
         return self
+
+
+def sampler_name(sampler: str | None, objective: Any) -> str:
+    """``sampler``, else the ``default_sampler`` of ``objective`` (an objective or its class; ``""`` if
+    it has none): the one place where a missing sampler name gets its default."""
+    return sampler or str(getattr(objective, "default_sampler", "") or "")
+
+
+def replace_given(obj: Any, **values: Any) -> Any:
+    """``dataclasses.replace(obj, **values)`` with only the values that are not ``None``: command-line
+    flags that were given (``replace_given(cfg.sample, steps=args.steps, ...)``)."""
+    return dataclasses.replace(obj, **{k: v for k, v in values.items() if v is not None})
 
 
 def _positive(key: str, value: float) -> None:

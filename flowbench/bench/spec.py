@@ -201,7 +201,7 @@ def _check_names(where: str, label: str, cfg: RunConfig) -> None:
         registry("evaluator").get(cfg.eval.evaluator)
         if cfg.eval.feature_extractor:
             registry("feature_extractor").get(cfg.eval.feature_extractor)
-        sampler = cfg.sample.sampler or _entry_attr("objective", cfg.objective.name, "default_sampler")
+        sampler = cfg.sample.sampler_for(registry("objective").get(cfg.objective.name).factory)
         if sampler:
             state = _entry_attr("sampler", sampler, "state_kind")
             wanted = _entry_attr("objective", cfg.objective.name, "state_kind")

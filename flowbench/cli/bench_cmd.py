@@ -186,8 +186,7 @@ def _print_plan(spec, results: Path, cell_status) -> None:  # noqa: ANN001
 def _sampler(cfg) -> str:  # noqa: ANN001
     from flowbench.plugins import registry
 
-    default = getattr(registry("objective").get(cfg.objective.name).factory, "default_sampler", None)
-    return cfg.sample.sampler or default or "-"
+    return cfg.sample.sampler_for(registry("objective").get(cfg.objective.name).factory) or "-"
 
 
 command = bench

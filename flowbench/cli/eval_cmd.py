@@ -119,6 +119,7 @@ def eval_command(
     out: Path | None,
 ) -> None:
     """Generate samples from RUN_DIR's EMA weights and compute FID, KID, precision/recall and class accuracy."""
+    from flowbench.config import replace_given
     from flowbench.engine.rundir import read_run_config
     from flowbench.engine.sampling import load_run
     from flowbench.errors import ConfigError
@@ -138,13 +139,11 @@ def eval_command(
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"--device {device!r}: no CUDA device is available here; use --device cpu")
     config = read_run_config(run_dir)
+    sample = replace_given(config.sample, sampler=sampler, steps=steps, guidance=guidance, temperature=temperature)
     settings = EvalSettings.from_config(
         config,
+        sample,
         num_samples=num_samples,
-        sampler=sampler,
-        steps=steps,
-        guidance=guidance,
-        temperature=temperature,
         seed=seed,
         batch_size=batch_size,
         feature_extractor=feature_extractor,

@@ -52,7 +52,7 @@ def sample(
     out: str | None,
 ) -> None:
     """Sample a grid of images from RUN_DIR's EMA weights."""
-    from flowbench.build import build_sampler
+    from flowbench.config import replace_given
     from flowbench.engine.rundir import SAMPLES
     from flowbench.engine.sampling import generate, load_run
     from flowbench.engine.uncertainty import DEFAULT_TIMES, save_entropy_maps
@@ -62,29 +62,19 @@ def sample(
     if num < 1:
         raise ConfigError(f"--num must be >= 1, got {num}")
     run = load_run(run_dir, checkpoint=checkpoint, device=device)
-    s = run.config.sample
-    name = sampler or run.sampler_name
-    build_sampler(name, run.objective, objective_name=run.config.objective.name)  # pairing error: exit 2
+    settings = replace_given(
+        run.config.sample, sampler=sampler, steps=steps, guidance=guidance, temperature=temperature
+    )
     if uncertainty and not run.objective.categorical:
         raise ConfigError(
             f"objective {run.config.objective.name!r} has no categorical posterior over codes, so --uncertainty "
             "has no entropy to show; drop --uncertainty"
         )
-    steps = steps if steps is not None else s.steps
     times = tuple(t for t in DEFAULT_TIMES if t < 1.0) if uncertainty else ()
     label_list = [labels[i % len(labels)] for i in range(num)] if labels else None
-    gen = generate(
-        run,
-        num,
-        sampler=name,
-        steps=steps,
-        guidance=guidance if guidance is not None else s.guidance,
-        temperature=temperature if temperature is not None else s.temperature,
-        seed=seed,
-        batch_size=batch_size,
-        labels=label_list,
-        record_times=times,
-    )
+    # generate builds the sampler before any work: a pairing error is one line (exit 2)
+    gen = generate(run, num, settings, seed=seed, batch_size=batch_size, labels=label_list, record_times=times)
+    name, steps = gen.sampler, settings.steps
     png = Path(out) if out else run.run_dir / SAMPLES / f"sample-step{run.step}-{name}-{steps}steps-seed{seed}.png"
     if png.suffix.lower() != ".png":
         png = png.with_name(png.name + ".png")

@@ -190,9 +190,9 @@ def train(
     seed_everything(cfg.train.seed)
     tokenizer = build_tokenizer(cfg.tokenizer, cfg.tokenizer_checkpoint).to(dist.device).eval()
     objective = build_objective(cfg.objective, tokenizer.codebook()).to(dist.device)
-    sampler_name = cfg.sample.sampler or objective.default_sampler
-    if cfg.train.sample_every > 0 or cfg.eval.every > 0:
-        build_sampler(sampler_name, objective, objective_name=cfg.objective.name)
+    sampler = None
+    if cfg.train.sample_every > 0 or cfg.eval.every > 0:  # built (and checked against the objective) once
+        sampler = build_sampler(cfg.sample.sampler, objective, objective_name=cfg.objective.name)
     if evaluator is None and cfg.eval.every > 0:
         evaluator = _on_main(dist, lambda: create("evaluator", cfg.eval.evaluator, cfg, **cfg.eval.options))
     tokens = load_token_set(cfg, tokenizer, dist)
@@ -294,12 +294,13 @@ def train(
             tokenizer=tokenizer,
             objective=objective,
             model=ema.model,
-            sampler_name=sampler_name,
+            sampler_name=cfg.sample.sampler_for(objective),
             grid_shape=tuple(spec.grid_shape),
             num_classes=spec.num_classes,
             device=dist.device,
             environment=environment or {},
             precision=plan.precision,
+            sampler=sampler,
         )
     trainer = Trainer(
         cfg=cfg,

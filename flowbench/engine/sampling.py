@@ -19,11 +19,11 @@ import torch
 from torch import Tensor, nn
 
 from flowbench.build import build_backbone, build_objective, build_sampler, build_tokenizer
-from flowbench.config import RunConfig
+from flowbench.config import RunConfig, SampleConfig
 from flowbench.engine.checkpoint import read_ema
 from flowbench.engine.rundir import read_run_config
 from flowbench.errors import CheckpointError, ConfigError
-from flowbench.interfaces import BackboneSpec, Objective, Tokenizer, TrajectoryPoint
+from flowbench.interfaces import BackboneSpec, Objective, Sampler, Tokenizer, TrajectoryPoint
 
 __all__ = ["LoadedRun", "Generated", "load_run", "generate", "balanced_labels"]
 
@@ -39,7 +39,10 @@ class LoadedRun:
         tokenizer: the run's tokenizer (eval mode, on ``device``).
         objective: the run's objective (on ``device``).
         model: the backbone with the EMA weights, in eval mode.
-        sampler_name: the sampler used by default (the config's, else the objective's default).
+        sampler_name: the sampler of the run's ``[sample]`` settings (the config's, else the objective's
+            default).
+        sampler: that sampler, built (and checked against the objective) once; :meth:`sampler_for`
+            builds another only for another name.
         grid_shape: ``(h, w)`` of the code grids.
         num_classes: number of real classes (label ``num_classes`` is the null class).
         device: where everything lives.
@@ -59,6 +62,19 @@ class LoadedRun:
     device: torch.device
     environment: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
+    sampler: Sampler | None = None
+
+    def sampler_for(self, sample: SampleConfig) -> tuple[str, Sampler]:
+        """``(name, sampler)`` for ``sample``: the run's own sampler when ``sample`` names it (or none),
+        else the named one, built and checked against the objective here.
+
+        Raises:
+            IncompatibleError: the sampler does not integrate the objective's kind of state.
+        """
+        name = sample.sampler_for(self.objective)
+        if name == self.sampler_name and self.sampler is not None:
+            return name, self.sampler
+        return name, build_sampler(name, self.objective, objective_name=self.config.objective.name)
 
 
 @dataclass
@@ -125,12 +141,13 @@ def load_run(run_dir: str | Path, checkpoint: int | None = None, device: str | t
         tokenizer=tokenizer,
         objective=objective,
         model=model,
-        sampler_name=cfg.sample.sampler or objective.default_sampler,
+        sampler_name=cfg.sample.sampler_for(objective),
         grid_shape=tuple(spec.grid_shape),
         num_classes=spec.num_classes,
         device=dev,
         environment=environment,
         precision=precision,
+        sampler=build_sampler(cfg.sample.sampler, objective, objective_name=cfg.objective.name),
     )
 
 
@@ -145,41 +162,55 @@ def _autocast(run: LoadedRun) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def _labels(run: LoadedRun, num: int, labels: Sequence[int] | Tensor | None) -> Tensor:
+    """``(num,)`` int64 labels: :func:`balanced_labels`, or the given ones checked."""
+    if labels is None:
+        return balanced_labels(num, run.num_classes)
+    y = torch.as_tensor(labels, dtype=torch.int64).flatten()
+    if len(y) != num:
+        raise ConfigError(f"got {len(y)} labels for {num} samples")
+    if y.min() < 0 or y.max() > run.num_classes:
+        raise ConfigError(f"labels must be in [0, {run.num_classes}] ({run.num_classes} = unconditional)")
+    return y
+
+
+def _collect_entropies(trajectory: list[TrajectoryPoint], into: dict[float, list[Tensor]]) -> None:
+    """Append a batch's entropy snapshots (CPU) per time; requested times that round to the same grid
+    step come once."""
+    seen: set[float] = set()
+    for point in trajectory:
+        if point.entropy is not None and float(point.t) not in seen:
+            seen.add(float(point.t))
+            into.setdefault(float(point.t), []).append(point.entropy.float().cpu())
+
+
 @torch.no_grad()
 def generate(
     run: LoadedRun,
     num: int,
+    sample: SampleConfig | None = None,
     *,
-    sampler: str | None = None,
-    steps: int,
-    guidance: float = 1.0,
-    temperature: float = 1.0,
     seed: int = 0,
     batch_size: int = 256,
     labels: Sequence[int] | Tensor | None = None,
     record_times: Sequence[float] = (),
 ) -> Generated:
-    """Draw ``num`` samples from ``run``'s EMA model and decode them.
+    """Draw ``num`` samples from ``run``'s EMA model with the settings ``sample`` (default: the run's
+    ``[sample]``; its ``num`` is the grid size of training, not used here) and decode them.
 
     Deterministic: the same arguments give the same samples (one generator seeded with ``seed``
     draws every batch in turn). Labels default to :func:`balanced_labels`.
 
     Raises:
         IncompatibleError: the sampler does not integrate the objective's kind of state.
-        ConfigError: bad ``num``, ``steps``, ``batch_size`` or labels.
+        ConfigError: bad ``num``, ``sample.steps``, ``batch_size`` or labels.
     """
+    sample = run.config.sample if sample is None else sample
+    steps, guidance, temperature = sample.steps, sample.guidance, sample.temperature
     if num < 1 or steps < 1 or batch_size < 1:
         raise ConfigError(f"num, steps and batch_size must be >= 1, got {num}, {steps}, {batch_size}")
-    name = sampler or run.sampler_name
-    smp = build_sampler(name, run.objective, objective_name=run.config.objective.name)
-    if labels is None:
-        y = balanced_labels(num, run.num_classes)
-    else:
-        y = torch.as_tensor(labels, dtype=torch.int64).flatten()
-        if len(y) != num:
-            raise ConfigError(f"got {len(y)} labels for {num} samples")
-        if y.min() < 0 or y.max() > run.num_classes:
-            raise ConfigError(f"labels must be in [0, {run.num_classes}] ({run.num_classes} = unconditional)")
+    name, smp = run.sampler_for(sample)
+    y = _labels(run, num, labels)
     was_training = run.model.training
     run.model.eval()
     gen = torch.Generator(run.device).manual_seed(seed)
@@ -205,11 +236,7 @@ def generate(
             img = run.tokenizer.decode(idx).float().clamp(-1, 1)
             all_idx.append(idx.cpu())
             all_img.append(img.cpu())
-            seen: set[float] = set()  # requested times that round to the same grid step come once
-            for point in res.trajectory:
-                if point.entropy is not None and float(point.t) not in seen:
-                    seen.add(float(point.t))
-                    traj.setdefault(float(point.t), []).append(point.entropy.float().cpu())
+            _collect_entropies(res.trajectory, traj)
     finally:
         run.model.train(was_training)
     return Generated(

@@ -263,16 +263,7 @@ class Trainer:
 
     def _sample_grid(self) -> None:
         s = self.cfg.sample
-        gen = generate(
-            self._view(),
-            s.num,
-            sampler=s.sampler,
-            steps=s.steps,
-            guidance=s.guidance,
-            temperature=s.temperature,
-            seed=self.cfg.train.seed,
-            batch_size=min(s.num, 256),
-        )
+        gen = generate(self._view(), s.num, s, seed=self.cfg.train.seed, batch_size=min(s.num, 256))
         self.save_grid(gen.images, sample_grid_path(self.run_dir, self.step))
 
     def _evaluate(self) -> dict[str, Any]:

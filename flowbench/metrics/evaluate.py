@@ -13,14 +13,14 @@ images against reference features, plus class accuracy when labels are given.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from flowbench.config import RunConfig
+from flowbench.config import RunConfig, SampleConfig
 from flowbench.errors import ConfigError
 from flowbench.metrics.accuracy import ClassAccuracy, class_accuracy
 from flowbench.metrics.extractor import FidelityExtractor, auto_device, file_sha256, to_fidelity_uint8
@@ -44,14 +44,11 @@ FALLBACK_EXTRACTOR = "inception-v3"
 
 @dataclass
 class EvalSettings:
-    """How to evaluate (defaults: the run's ``[sample]`` and ``[eval]`` settings, see
-    :meth:`from_config`)."""
+    """How to evaluate: the sampling settings (one :class:`~flowbench.config.SampleConfig`) and the
+    ``[eval]`` ones (defaults: the run's, see :meth:`from_config`)."""
 
+    sample: SampleConfig = field(default_factory=SampleConfig)
     num_samples: int = 1000
-    sampler: str | None = None
-    steps: int = 50
-    guidance: float = 1.0
-    temperature: float = 1.0
     seed: int = 0
     batch_size: int = 250
     feature_extractor: str | None = None
@@ -62,38 +59,41 @@ class EvalSettings:
     prc_neighborhood: int = 3
 
     @classmethod
-    def from_config(cls, config: RunConfig, **overrides: Any) -> EvalSettings:
-        """Settings from a run's config; ``config.eval.options`` and ``overrides`` (non-None) win."""
-        s, e = config.sample, config.eval
+    def from_config(cls, config: RunConfig, sample: SampleConfig | None = None, **overrides: Any) -> EvalSettings:
+        """Settings from a run's config: ``sample`` (default: the config's ``[sample]``), and the
+        ``[eval]`` table, where ``config.eval.options`` and then ``overrides`` (non-None) win."""
+        e = config.eval
         values: dict[str, Any] = {
             "num_samples": e.num_samples,
-            "sampler": s.sampler,
-            "steps": s.steps,
-            "guidance": s.guidance,
-            "temperature": s.temperature,
             "batch_size": e.batch_size,
             "feature_extractor": e.feature_extractor,
             "reference_split": e.reference_split,
         }
-        fields = set(cls.__dataclass_fields__)
+        allowed = sorted(set(cls.__dataclass_fields__) - {"sample"})
         for source in (e.options, overrides):
             for key, value in source.items():
-                if key not in fields:
-                    raise ConfigError(f"unknown evaluation option {key!r}; options: {', '.join(sorted(fields))}")
+                if key not in allowed:
+                    hint = f" (sampling settings are the run's [sample]: sample.{key})" if key in _SAMPLE_KEYS else ""
+                    raise ConfigError(f"unknown evaluation option {key!r}{hint}; options: {', '.join(allowed)}")
                 if value is not None:
                     values[key] = value
-        settings = cls(**values)
+        settings = cls(sample=config.sample if sample is None else sample, **values)
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        for key in ("num_samples", "steps", "batch_size", "kid_subsets", "prc_neighborhood"):
+        for key in ("num_samples", "batch_size", "kid_subsets", "prc_neighborhood"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"{key.replace('_', ' ')} must be >= 1, got {getattr(self, key)}")
+        if self.sample.steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {self.sample.steps}")
         if self.num_samples <= self.prc_neighborhood:
             raise ConfigError(f"need more than {self.prc_neighborhood} samples for precision/recall")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+        if self.sample.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, got {self.sample.temperature}")
+
+
+_SAMPLE_KEYS = {f.name for f in fields(SampleConfig)}
 
 
 def default_extractor_name(dataset: str) -> str:
@@ -200,10 +200,10 @@ class RunEvaluator:
 
     def __init__(self, config: RunConfig, settings: EvalSettings, cache_dir: str | Path | None = None) -> None:
         settings.validate()
-        if settings.sampler:
+        if settings.sample.sampler:
             from flowbench.plugins import registry
 
-            registry("sampler").get(settings.sampler)  # an unknown name fails before any work
+            registry("sampler").get(settings.sample.sampler)  # an unknown name fails before any work
         self.config = config
         self.settings = settings
         self.cache_dir = cache_dir
@@ -236,16 +236,7 @@ class RunEvaluator:
         t0 = time.perf_counter()
         reference = self.prepare(run.device)
         t_gen = time.perf_counter()
-        gen = generate(
-            run,
-            s.num_samples,
-            sampler=s.sampler,
-            steps=s.steps,
-            guidance=s.guidance,
-            temperature=s.temperature,
-            seed=s.seed,
-            batch_size=s.batch_size,
-        )
+        gen = generate(run, s.num_samples, s.sample, seed=s.seed, batch_size=s.batch_size)
         t_metric = time.perf_counter()
         conditional = run.num_classes > 0
         result = score_images(
@@ -307,9 +298,9 @@ class RunEvaluator:
             world_size=env.get("world_size"),
             sampler=gen.sampler,
             nfe=int(gen.nfe),
-            steps=s.steps,
-            guidance=s.guidance,
-            temperature=s.temperature,
+            steps=s.sample.steps,
+            guidance=s.sample.guidance,
+            temperature=s.sample.temperature,
             num_samples=s.num_samples,
             seed=s.seed,
             sample_precision=str(getattr(run, "precision", "fp32")),

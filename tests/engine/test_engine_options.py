@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from flowbench import hookimpl
+from flowbench.config import SampleConfig
 from flowbench.engine import LoadedRun, generate, train
 from flowbench.errors import DataError
 from flowbench.io import read_jsonl
@@ -45,7 +46,7 @@ def test_evaluator_hook_every_n_steps_and_at_the_end(tmp_path, token_cache):
 
     def evaluator(step: int, run: LoadedRun) -> dict:
         assert isinstance(run, LoadedRun) and run.step == step and not run.model.training
-        gen = generate(run, 2, steps=2, seed=step)
+        gen = generate(run, 2, SampleConfig(steps=2), seed=step)
         calls.append(step)
         return {"mean_pixel": float(gen.images.mean()), "nfe": gen.nfe}
 

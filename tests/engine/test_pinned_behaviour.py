@@ -98,11 +98,12 @@ def objective_values(name: str, options: dict[str, Any]) -> dict[str, Any]:
 def run_values(run_dir: Path) -> dict[str, Any]:
     """A trained run's logged losses, and the indices of 6 samples ``generate`` draws from its EMA
     weights (3 steps, guidance 1.5, temperature 0.9, seed 5, batches of 4)."""
+    from flowbench.config import SampleConfig
     from flowbench.engine import generate, load_run
     from flowbench.io import read_jsonl
 
     run = load_run(run_dir)
-    gen = generate(run, 6, steps=3, seed=5, batch_size=4, temperature=0.9, guidance=1.5)
+    gen = generate(run, 6, SampleConfig(steps=3, guidance=1.5, temperature=0.9), seed=5, batch_size=4)
     return {
         "losses": [r["loss"] for r in read_jsonl(run_dir / "metrics.jsonl")],
         "samples": gen.indices.flatten().tolist(),

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 import torch
 
-from flowbench.config import RunConfig, from_dict
+from flowbench.config import RunConfig, SampleConfig, from_dict
 from flowbench.engine import generate, load_run
 from flowbench.io import read_jsonl
 
@@ -45,12 +45,12 @@ def test_load_run_generates_deterministically(trained_runs, objective):
     run = load_run(run_dir)
     assert run.step == 6 and not run.model.training and run.num_classes == 10
     assert run.sampler_name == run.objective.default_sampler
-    a = generate(run, 5, steps=3, seed=1, batch_size=2)
-    b = generate(run, 5, steps=3, seed=1, batch_size=2)
+    a = generate(run, 5, SampleConfig(steps=3), seed=1, batch_size=2)
+    b = generate(run, 5, SampleConfig(steps=3), seed=1, batch_size=2)
     assert a.indices.shape == (5, *run.grid_shape) and a.images.shape == (5, 1, 28, 28)
     assert torch.equal(a.indices, b.indices) and torch.equal(a.images, b.images)
     if objective == "dfm":  # jumps draw codes from the posterior: the seed matters (6 steps of VFM collapse)
-        hot = [generate(run, 5, steps=3, seed=s, temperature=3.0).indices for s in (1, 2)]
+        hot = [generate(run, 5, SampleConfig(steps=3, temperature=3.0), seed=s).indices for s in (1, 2)]
         assert not torch.equal(*hot)
     assert a.labels.tolist() == [0, 1, 2, 3, 4] and a.nfe == 3
     assert a.images.min() >= -1 and a.images.max() <= 1
@@ -62,7 +62,7 @@ def test_load_run_generates_deterministically(trained_runs, objective):
 def test_entropy_is_recorded_for_categorical_objectives(trained_runs):
     _, run_dir = trained_runs("vfm")
     run = load_run(run_dir)
-    gen = generate(run, 3, steps=4, record_times=(0.0, 0.5))
+    gen = generate(run, 3, SampleConfig(steps=4), record_times=(0.0, 0.5))
     assert [p.t for p in gen.trajectory] == [0.0, 0.5]
     k = run.objective.codebook_size
     for p in gen.trajectory:

@@ -1,5 +1,7 @@
 """Evaluation settings, the extractor chosen for a dataset, and the fid evaluator's options."""
 
+import dataclasses
+
 import pytest
 
 from flowbench.build import create
@@ -22,9 +24,12 @@ def test_settings_come_from_the_config_then_options_then_overrides():
             "eval.options.seed=4",
         ],
     )
-    s = EvalSettings.from_config(cfg, seed=9, steps=None)
-    assert (s.steps, s.guidance, s.num_samples, s.feature_extractor) == (7, 2.0, 300, "inception-v3")
+    s = EvalSettings.from_config(cfg, seed=9, batch_size=None)
+    assert s.sample == cfg.sample and (s.sample.steps, s.sample.guidance) == (7, 2.0)
+    assert (s.num_samples, s.feature_extractor, s.batch_size) == (300, "inception-v3", cfg.eval.batch_size)
     assert s.num_reference == 500 and s.seed == 9
+    swept = EvalSettings.from_config(cfg, dataclasses.replace(cfg.sample, temperature=0.5))
+    assert swept.sample.temperature == 0.5 and swept.sample.steps == 7
 
 
 @pytest.mark.parametrize(
@@ -32,6 +37,7 @@ def test_settings_come_from_the_config_then_options_then_overrides():
     [
         (["eval.options.bogus=1"], "unknown evaluation option 'bogus'"),
         (["eval.options.kid_subsets=0"], "kid subsets must be >= 1"),
+        (["eval.options.steps=5"], r"sampling settings are the run's \[sample\]: sample.steps"),
     ],
 )
 def test_bad_settings(overrides, message):
