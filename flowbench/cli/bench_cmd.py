@@ -48,6 +48,14 @@ def _gpus(value: str | None) -> list[str]:
     metavar="KEY=VALUE",
     help="Override a [base] setting, e.g. --set data.root=/data/imagenet (repeatable).",
 )
+@click.option(
+    "--deepspeed_config",
+    "--deepspeed-config",
+    "deepspeed_config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Your DeepSpeed JSON for every cell (same as --set train.deepspeed_config=PATH).",
+)
 @click.option("--gpus", default=None, help="Comma-separated GPU indices: one worker process per GPU.")
 @click.option(
     "--workers",
@@ -72,6 +80,7 @@ def bench(
     profile: str | None,
     out: Path | None,
     sets: tuple[str, ...],
+    deepspeed_config: str | None,
     gpus: str | None,
     workers: int | None,
     threads: int | None,
@@ -100,6 +109,13 @@ def bench(
     if launched and (gpu_list or workers):
         raise ConfigError("under torchrun/deepspeed every rank trains each cell together; drop --gpus/--workers")
     log = click.echo if int(os.environ.get("RANK", "0") or 0) == 0 else (lambda _: None)
+    if deepspeed_config:
+        import json
+
+        path = Path(deepspeed_config).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"--deepspeed_config {deepspeed_config!r} does not exist; give a DeepSpeed JSON file")
+        sets = (*sets, f"train.deepspeed_config={json.dumps(str(path))}")
     spec = load_spec(config, profile="quick" if quick else profile, sets=sets)
     results = out or runner.default_results_dir(spec)
     if threads:

@@ -40,6 +40,7 @@ def _flag_overrides(**flags: object) -> list[str]:
         "batch_size": "train.batch_size",
         "lr": "train.lr",
         "seed": "train.seed",
+        "deepspeed_config": "train.deepspeed_config",
     }
     out = []
     for name, key in keys.items():
@@ -83,6 +84,13 @@ def build_run_config(config_file: str | None, sets: tuple[str, ...], resume: str
 @click.option("--lr", type=float, help="AdamW learning rate.")
 @click.option("--seed", type=int, help="Seed of initialisation, data order and noise.")
 @click.option("--config", "config_file", type=click.Path(), help="TOML run config (see docs).")
+@click.option(
+    "--deepspeed_config",
+    "--deepspeed-config",
+    "deepspeed_config",
+    type=click.Path(),
+    help='Your DeepSpeed JSON, merged over flowbench\'s ("auto" values filled from the run config).',
+)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key; repeatable.")
 @click.option("--out", type=click.Path(), help="Run directory (default runs/<objective>-<backbone>-<time>).")
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory from its last checkpoint.")
@@ -101,6 +109,7 @@ def run(
     lr: float | None,
     seed: int | None,
     config_file: str | None,
+    deepspeed_config: str | None,
     sets: tuple[str, ...],
     out: str | None,
     resume: str | None,
@@ -125,6 +134,7 @@ def run(
         batch_size=batch_size,
         lr=lr,
         seed=seed,
+        deepspeed_config=str(Path(deepspeed_config).expanduser().resolve()) if deepspeed_config else None,
     )
     if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
         raise ConfigError("--resume writes into the resumed run directory; drop --out")

@@ -24,7 +24,7 @@ from flowbench.config import RunConfig
 from flowbench.engine import checkpoint as ckpt
 from flowbench.engine.data import ShardedOrder, TokenBatches
 from flowbench.engine.distributed import DistInfo, barrier, broadcast_object, init_process_group
-from flowbench.engine.ds_config import DeepSpeedPlan, plan_deepspeed
+from flowbench.engine.ds_config import DeepSpeedPlan, plan_deepspeed, write_plan
 from flowbench.engine.ema import EMA
 from flowbench.engine.environment import collect_environment
 from flowbench.engine.metrics_log import JsonlLog
@@ -184,6 +184,7 @@ def train(
     dist = init_process_group()
     on_gpu = dist.device.type == "cuda"
     plan: DeepSpeedPlan = plan_deepspeed(cfg, dist.world_size, on_gpu)
+    cfg = plan.run_config or cfg  # the batch the user's DeepSpeed JSON decided
     run_dir = _resolve_run_dir(cfg, out, resume_dir, dist)
 
     # ---- build and validate every component (nothing written yet)
@@ -214,7 +215,7 @@ def train(
             model=backbone,
             model_parameters=params,
             optimizer=optimizer,
-            lr_scheduler=make_scheduler(optimizer, cfg),
+            lr_scheduler=make_scheduler(optimizer, cfg) if plan.client_scheduler else None,
             config=plan.config,
         )
     except (AssertionError, ValueError) as exc:  # DeepSpeed's config checks
@@ -261,9 +262,11 @@ def train(
         wall_offset = float(kept[-1].get("wall_s", 0.0)) if kept else 0.0
         if dist.is_main:
             write_config(run_dir, cfg)  # e.g. more train.steps: a later --resume continues from this
+            write_plan(plan, run_dir)
     elif dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, cfg)
+        write_plan(plan, run_dir)
     barrier()
     environment = None
     if dist.is_main:

@@ -141,3 +141,25 @@ def test_sample_refuses_bad_pairings(tmp_path, trained_runs):
     line = _one_error_line(_invoke(["sample", str(cfm_dir), "--checkpoint", "5"], tmp_path))
     assert "step 5" in line and "3" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_users_deepspeed_json_is_merged_and_written_into_the_run_dir(tmp_path, token_cache):
+    import json
+    import tomllib
+
+    ds = tmp_path / "ds.json"
+    ds.write_text(json.dumps({"train_micro_batch_size_per_gpu": 4, "gradient_clipping": "auto"}))
+    sets = tiny_overrides("cfm", token_cache, **{"train.steps": 2, "train.sample_every": 0})
+    base = ["run", *sum((["--set", s] for s in sets), [])]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"train_batch_size": 16}))
+    line = _one_error_line(_invoke([*base, "--deepspeed_config", str(bad), "--out", "r0"], tmp_path))
+    assert "train_batch_size=16 (bad.json) contradicts train.batch_size=8" in line
+    assert not (tmp_path / "r0").exists()
+    result = _invoke([*base, "--deepspeed_config", "ds.json", "--out", "r"], tmp_path)
+    assert result.exit_code == 0, result.output
+    merged = json.loads((tmp_path / "r" / "deepspeed_config.json").read_text())
+    assert (merged["train_batch_size"], merged["train_micro_batch_size_per_gpu"]) == (8, 4)
+    assert merged["gradient_accumulation_steps"] == 2  # derived: 8 = 4 x accum x 1 process
+    saved = tomllib.loads((tmp_path / "r" / "config.toml").read_text())["train"]
+    assert saved["grad_accum"] == 2 and saved["deepspeed_config"] == str(ds.resolve())

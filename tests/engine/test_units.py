@@ -36,21 +36,67 @@ def test_batch_identity_and_defaults():
         plan_deepspeed(cfg, world_size=3, on_gpu=False)
 
 
-def test_user_deepspeed_json_merges_and_reports_batch_conflicts(tmp_path):
+def _ds(tmp_path, data, *sets, world=1, on_gpu=False):
     user = tmp_path / "ds.json"
-    user.write_text(json.dumps({"zero_optimization": {"stage": 1, "overlap_comm": True}, "gradient_clipping": 0.5}))
-    plan = plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+    user.write_text(data if isinstance(data, str) else json.dumps(data))
+    return plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}", *sets]), world, on_gpu)
+
+
+def test_user_deepspeed_json_merges_over_ours(tmp_path):
+    plan = _ds(tmp_path, {"zero_optimization": {"stage": 1, "overlap_comm": True}, "gradient_clipping": 0.5})
     assert plan.config["zero_optimization"] == {"stage": 1, "overlap_comm": True}
     assert plan.config["gradient_clipping"] == 0.5 and plan.zero_stage == 1 and plan.client_optimizer
-    user.write_text(json.dumps({"train_micro_batch_size_per_gpu": 4}))
-    with pytest.raises(ConfigError, match="train_micro_batch_size_per_gpu=4 but this run has .*=32"):
-        plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
-    user.write_text(json.dumps({"optimizer": {"type": "Adam", "params": {"lr": 1e-3}}, "train_batch_size": 32}))
-    plan = plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+    plan = _ds(tmp_path, {"optimizer": {"type": "Adam", "params": {"lr": 1e-3}}, "train_batch_size": 32})
     assert not plan.client_optimizer  # theirs wins
-    user.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
-        plan_deepspeed(load_config(None, [f"train.deepspeed_config={json.dumps(str(user))}"]), 1, False)
+        _ds(tmp_path, "{not json")
+
+
+def test_user_deepspeed_json_auto_values_are_filled_from_the_run_config(tmp_path):
+    auto = {
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "optimizer": {"type": "AdamW", "params": dict.fromkeys(["lr", "betas", "eps", "weight_decay"], "auto")},
+        "bf16": {"enabled": "auto"},
+        "zero_optimization": {"stage": "auto", "reduce_bucket_size": "auto"},
+    }
+    plan = _ds(tmp_path, auto, "train.batch_size=64", "train.grad_accum=2", "train.lr=1e-4", world=4, on_gpu=True)
+    c = plan.config
+    assert (c["train_batch_size"], c["train_micro_batch_size_per_gpu"], c["gradient_accumulation_steps"]) == (64, 8, 2)
+    assert c["optimizer"]["params"] == {"lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01}
+    assert c["bf16"] == {"enabled": True} and c["zero_optimization"] == {"stage": 2}  # bucket size: DeepSpeed's
+    assert c["gradient_clipping"] == 1.0 and not plan.client_optimizer
+    with pytest.raises(ConfigError, match='sets activation_checkpointing.partition_activations="auto", which'):
+        _ds(tmp_path, {"activation_checkpointing": {"partition_activations": "auto"}})
+
+
+def test_user_deepspeed_json_missing_batch_fields_follow_deepspeeds_rule(tmp_path):
+    # micro alone (the issue's {"train_micro_batch_size_per_gpu": 8}): one micro-batch per step
+    plan = _ds(tmp_path, {"train_micro_batch_size_per_gpu": 8}, world=2)
+    assert (plan.config["train_batch_size"], plan.micro_batch, plan.grad_accum) == (16, 8, 1)
+    assert plan.run_config.train.batch_size == 16  # config.toml, metrics and environment describe this batch
+    # micro with an explicit global batch: the accumulation is derived
+    plan = _ds(tmp_path, {"train_micro_batch_size_per_gpu": 8}, "train.batch_size=256", world=2)
+    assert (plan.config["train_batch_size"], plan.micro_batch, plan.grad_accum) == (256, 8, 16)
+    # global batch and accumulation: the micro-batch is derived
+    plan = _ds(tmp_path, {"train_batch_size": 48, "gradient_accumulation_steps": 3}, world=2)
+    assert (plan.micro_batch, plan.grad_accum, plan.run_config.train.grad_accum) == (8, 3, 3)
+    # the global batch alone
+    plan = _ds(tmp_path, {"train_batch_size": 12})
+    assert (plan.micro_batch, plan.grad_accum) == (12, 1)
+
+
+def test_user_deepspeed_json_contradiction_is_one_line_naming_both_values(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _ds(tmp_path, {"train_batch_size": 64, "train_micro_batch_size_per_gpu": 8, "gradient_accumulation_steps": 2})
+    assert "train_batch_size=64" in str(err.value) and "= 16" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"train_batch_size=64 \(ds.json\) contradicts train.batch_size=128"):
+        _ds(tmp_path, {"train_batch_size": 64}, "train.batch_size=128")
+    not_multiple = r"train_batch_size=30 \(ds.json\) is not a multiple of train_micro_batch_size_per_gpu=4 \(ds.json\)"
+    with pytest.raises(ConfigError, match=not_multiple):
+        _ds(tmp_path, {"train_batch_size": 30, "train_micro_batch_size_per_gpu": 4}, world=2)
 
 
 def test_warmup_and_a_user_scheduler_are_one_contradiction(tmp_path):
