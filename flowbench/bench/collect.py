@@ -20,8 +20,9 @@ from typing import Any
 import pandas as pd
 
 from flowbench import __version__
-from flowbench.bench.layout import BENCH_JSON, DONE, SWEEPS, TRAINED, cell_dirs
+from flowbench.bench.layout import BENCH_JSON, DONE, FAILED, SWEEPS, TRAINED, cell_dirs
 from flowbench.config import RunConfig, load_config
+from flowbench.engine import rundir
 from flowbench.errors import DataError, FlowbenchError
 from flowbench.io import read_jsonl
 
@@ -111,11 +112,11 @@ def cell_status(cell_dir: str | Path) -> str:
     d = Path(cell_dir)
     if (d / DONE).is_file():
         return "done"
-    if (d / "failed.json").is_file():
+    if (d / FAILED).is_file():
         return "failed"
     if (d / TRAINED).is_file():
         return "trained"
-    if (d / "metrics.jsonl").is_file() or (d / "config.toml").is_file():
+    if (d / rundir.METRICS).is_file() or (d / rundir.CONFIG).is_file():
         return "started"
     return "pending"
 
@@ -143,16 +144,16 @@ def _s_per_step(metrics: list[dict[str, Any]], batch: int) -> float | None:
 
 def _cell_provenance(cell_dir: Path, bench: dict[str, Any]) -> dict[str, Any]:
     try:
-        cfg: RunConfig = load_config(cell_dir / "config.toml")
+        cfg: RunConfig = load_config(cell_dir / rundir.CONFIG)
     except FlowbenchError as exc:
         raise DataError(f"cell {cell_dir.name!r}: unreadable config.toml: {exc}") from None
-    env = _read_json(cell_dir / "environment.json")
+    env = _read_json(cell_dir / rundir.ENVIRONMENT)
     meta = next((c for c in bench.get("cells", []) if c.get("name") == cell_dir.name), {})
     trained = _read_json(cell_dir / TRAINED)
     world = int(env.get("world_size", 1) or 1)
     precision = env.get("precision") or cfg.train.precision
     effective = env.get("effective_batch") or cfg.train.batch_size * cfg.train.grad_accum * world
-    metrics = read_jsonl(cell_dir / "metrics.jsonl")
+    metrics = read_jsonl(cell_dir / rundir.METRICS)
     return {
         "bench": bench.get("name", ""),
         "profile": bench.get("profile") or "",
@@ -214,10 +215,10 @@ def collect(results_dir: str | Path) -> pd.DataFrame:
     bench = read_bench(root)
     rows: list[dict[str, Any]] = []
     for cell_dir in cell_dirs(root):
-        if not (cell_dir / "config.toml").is_file():
+        if not (cell_dir / rundir.CONFIG).is_file():
             continue
         base = _cell_provenance(cell_dir, bench)
-        for source, name in (("train", "evals.jsonl"), ("sweep", SWEEPS)):
+        for source, name in (("train", rundir.EVALS), ("sweep", SWEEPS)):
             for record in read_jsonl(cell_dir / name):
                 row = {**base, "source": source}
                 row.update({k: v for k, v in _flatten(record).items() if v is not None})

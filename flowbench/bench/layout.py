@@ -9,6 +9,7 @@
         trained.json          training finished (the engine's TrainResult), written atomically
         sweeps.jsonl          temperature / guidance evaluations of the final EMA weights
         done.json             the cell is finished (training and sweeps), written atomically
+        failed.json           the error of a cell that failed (removed when it finishes)
       report/                 ``flowbench report`` output (default)
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BENCH_JSON", "BENCH_TOML", "CELLS", "TRAINED", "SWEEPS", "DONE", "REPORT", "cell_dirs"]
+__all__ = ["BENCH_JSON", "BENCH_TOML", "CELLS", "TRAINED", "SWEEPS", "DONE", "FAILED", "REPORT", "cell_dirs"]
 
 BENCH_JSON = "bench.json"
 BENCH_TOML = "bench.toml"
@@ -24,6 +25,7 @@ CELLS = "cells"
 TRAINED = "trained.json"
 SWEEPS = "sweeps.jsonl"
 DONE = "done.json"
+FAILED = "failed.json"
 REPORT = "report"
 
 

@@ -46,6 +46,7 @@ from flowbench.bench import layout
 from flowbench.bench.collect import cell_status
 from flowbench.bench.spec import BenchSpec, Cell
 from flowbench.config import to_dict
+from flowbench.engine.rundir import CONFIG, EVALS
 from flowbench.errors import ConfigError, FlowbenchError
 from flowbench.io import append_jsonl, read_jsonl, write_json, write_text
 
@@ -111,7 +112,7 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str | None:
 
 
 def _check_cell_config(cell_dir: Path, cell: Cell) -> None:
-    if not (cell_dir / "config.toml").is_file():
+    if not (cell_dir / CONFIG).is_file():
         return
     from flowbench.engine.rundir import read_run_config
 
@@ -145,7 +146,7 @@ def sweep_todo(cell: Cell, cell_dir: Path) -> list[tuple[float, float]]:
     last = cell.config.train.steps
     cfg = cell.config.sample
     seen = []
-    for name in ("evals.jsonl", layout.SWEEPS):
+    for name in (EVALS, layout.SWEEPS):
         for r in read_jsonl(cell_dir / name):
             if int(r.get("step", -1)) == last:
                 seen.append((float(r.get("temperature", cfg.temperature)), float(r.get("guidance", cfg.guidance))))
@@ -207,7 +208,7 @@ def _finish(cell: Cell, cell_dir: Path, log: Log) -> None:
     _run_sweeps(cell, cell_dir, log)
     trained = _read_json(cell_dir / layout.TRAINED)
     write_json(cell_dir / layout.DONE, {**trained, "sweep": [list(p) for p in cell.sweep], "finished": _now()})
-    (cell_dir / "failed.json").unlink(missing_ok=True)
+    (cell_dir / layout.FAILED).unlink(missing_ok=True)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -238,7 +239,7 @@ def run_cell(cell: Cell, results_dir: Path, log: Log = print, *, sweeps: bool = 
         raise
     except FlowbenchError as exc:
         cell_dir.mkdir(parents=True, exist_ok=True)
-        write_json(cell_dir / "failed.json", {"cell": cell.name, "error": f"{type(exc).__name__}: {exc}"})
+        write_json(cell_dir / layout.FAILED, {"cell": cell.name, "error": f"{type(exc).__name__}: {exc}"})
         log(f"FAILED {cell.name}: {exc}")
         return CellOutcome(cell.name, "failed", time.perf_counter() - t0, str(exc))
     return CellOutcome(cell.name, "done", time.perf_counter() - t0)

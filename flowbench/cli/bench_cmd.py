@@ -184,6 +184,8 @@ def _run(fn) -> None:  # noqa: ANN001
 
 
 def _print_plan(spec, results: Path, cell_status) -> None:  # noqa: ANN001
+    from flowbench.bench.layout import CELLS
+
     click.echo(f"benchmark {spec.name}" + (f" (profile {spec.profile})" if spec.profile else "") + f" -> {results}")
     click.echo(
         f"{'cell':<28} {'objective':<16} {'seed':>4} {'steps':>7} {'batch':>6} {'evals':>5} "
@@ -195,7 +197,7 @@ def _print_plan(spec, results: Path, cell_status) -> None:  # noqa: ANN001
         click.echo(
             f"{cell.name:<28} {c.objective.name:<16} {cell.seed:>4} {c.train.steps:>7} {c.train.batch_size:>6} "
             f"{evals:>5} {c.eval.num_samples:>7} {_sampler(c):<10} {len(cell.sweep):>9}  "
-            f"{cell_status(results / 'cells' / cell.name)}"
+            f"{cell_status(results / CELLS / cell.name)}"
         )
 
 

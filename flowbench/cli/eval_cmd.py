@@ -77,7 +77,9 @@ def default_out(result: EvalResult) -> Path:
         f"step{result.step}-{result.sampler}-{result.steps}steps-cfg{result.guidance:g}-t{result.temperature:g}-"
         f"n{result.num_samples}-seed{result.seed}-{result.feature_extractor}.json"
     )
-    return Path(result.run_dir) / "eval" / name
+    from flowbench.engine.rundir import EVAL
+
+    return Path(result.run_dir) / EVAL / name
 
 
 @click.command("eval")

@@ -362,8 +362,9 @@ def plan_deepspeed(cfg: RunConfig, world_size: int, on_gpu: bool) -> DeepSpeedPl
 
 def write_plan(plan: DeepSpeedPlan, run_dir: str | Path) -> Path:
     """Write the merged DeepSpeed config as ``deepspeed_config.json`` in ``run_dir`` (atomically)."""
+    from flowbench.engine.rundir import DEEPSPEED_CONFIG
     from flowbench.io import write_json
 
-    path = Path(run_dir) / "deepspeed_config.json"
+    path = Path(run_dir) / DEEPSPEED_CONFIG
     write_json(path, plan.config)
     return path

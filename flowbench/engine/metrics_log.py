@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowbench.engine.rundir import EVALS, METRICS
 from flowbench.io import read_jsonl, write_text
 
-__all__ = ["JsonlLog"]
+__all__ = ["JsonlLog", "RunLogs"]
 
 
 class JsonlLog:
@@ -49,3 +51,30 @@ class JsonlLog:
 
     def records(self) -> list[dict[str, Any]]:
         return read_jsonl(self.path)
+
+
+@dataclass
+class RunLogs:
+    """A run's two logs, opened once (by :func:`flowbench.engine.train`, handed to the trainer)."""
+
+    metrics: JsonlLog
+    evals: JsonlLog
+
+    @classmethod
+    def open(cls, run_dir: str | Path, enabled: bool = True) -> RunLogs:
+        """``metrics.jsonl`` and ``evals.jsonl`` of ``run_dir`` (``enabled=False`` on ranks other than 0)."""
+        return cls(JsonlLog(Path(run_dir) / METRICS, enabled), JsonlLog(Path(run_dir) / EVALS, enabled))
+
+    def truncate_after(self, step: int) -> None:
+        """Drop what a killed run wrote after checkpoint ``step`` (see the module docstring)."""
+        self.metrics.truncate_after(step)
+        self.evals.truncate_after(step)
+
+    def sync(self) -> None:
+        self.metrics.sync()
+        self.evals.sync()
+
+    def wall_offset(self) -> float:
+        """Seconds trained by earlier sessions: the last ``wall_s`` in ``metrics.jsonl`` (0 if none)."""
+        kept = self.metrics.records() if self.metrics.enabled else []
+        return float(kept[-1].get("wall_s", 0.0)) if kept else 0.0

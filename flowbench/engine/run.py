@@ -1,5 +1,9 @@
 """``train(config)``: build a run's components, hand them to DeepSpeed, and train.
 
+:func:`train` reads top to bottom, one step a line: check the config, start the process group,
+build every component, start DeepSpeed, resume or create the run directory, record the
+environment, and hand the loop to :class:`~flowbench.engine.trainer.Trainer`.
+
 Order matters for users: every component (tokenizer, objective, backbone, sampler, evaluator,
 DeepSpeed config, token data) is built and validated *before* the run directory is created, so a
 bad name or value fails with one line and leaves nothing on disk.
@@ -26,16 +30,15 @@ from flowbench.engine.data import ShardedOrder, TokenBatches
 from flowbench.engine.distributed import DistInfo, barrier, broadcast_object, init_process_group
 from flowbench.engine.ds_config import DeepSpeedPlan, plan_deepspeed, write_plan
 from flowbench.engine.ema import EMA
-from flowbench.engine.environment import collect_environment
-from flowbench.engine.metrics_log import JsonlLog
+from flowbench.engine.metrics_log import RunLogs
 from flowbench.engine.progress import Progress
-from flowbench.engine.rng import restore_rng, seed_everything
-from flowbench.engine.rundir import check_new_run_dir, default_run_dir, write_config, write_environment
+from flowbench.engine.rng import seed_everything
+from flowbench.engine.rundir import check_new_run_dir, default_run_dir, record_environment, write_config
 from flowbench.engine.sampling import LoadedRun
-from flowbench.engine.token_data import load_token_set
+from flowbench.engine.token_data import TokenSet, load_token_set
 from flowbench.engine.trainer import Trainer
-from flowbench.errors import CheckpointError, ConfigError, FlowbenchError
-from flowbench.io import atomic_path
+from flowbench.errors import ConfigError, FlowbenchError
+from flowbench.interfaces import Backbone, BackboneSpec, Objective, Sampler, Tokenizer
 from flowbench.plugins import registry
 
 __all__ = ["TrainResult", "train", "check_names", "make_optimizer", "make_scheduler"]
@@ -112,30 +115,169 @@ def _on_main(dist: DistInfo, fn: Callable[[], Any]) -> Any:
     return result
 
 
-def _save_grid(images: Tensor, path: Path) -> None:
-    try:
-        from flowbench.images import save_image_grid
-    except ImportError:  # pragma: no cover - the images module ships with flowbench
-        import torchvision
+@dataclass
+class _Components:
+    """Everything a run is built from, made and checked before anything is written."""
 
-        with atomic_path(path) as tmp:
-            torchvision.utils.save_image((images + 1) / 2, str(tmp), format="png")
-        return
-    save_image_grid(images, path)
+    tokenizer: Tokenizer
+    objective: Objective
+    sampler: Sampler
+    evaluator: Callable[[int, Any], dict[str, Any]] | None
+    tokens: TokenSet
+    spec: BackboneSpec
+    backbone: Backbone
+    order: ShardedOrder
+    ema: EMA
+
+
+def _build_components(
+    cfg: RunConfig, dist: DistInfo, plan: DeepSpeedPlan, evaluator: Callable[[int, Any], dict[str, Any]] | None
+) -> _Components:
+    """Tokenizer, objective, sampler (checked against the objective once), evaluator (rank 0), token
+    data, backbone (initialised from ``train.seed``), data order and EMA."""
+    seed_everything(cfg.train.seed)
+    tokenizer = build_tokenizer(cfg.tokenizer, cfg.tokenizer_checkpoint).to(dist.device).eval()
+    objective = build_objective(cfg.objective, tokenizer.codebook()).to(dist.device)
+    sampler = build_sampler(cfg.sample.sampler, objective, objective_name=cfg.objective.name)
+    if evaluator is None and cfg.eval.every > 0:
+        evaluator = _on_main(dist, lambda: create("evaluator", cfg.eval.evaluator, cfg, **cfg.eval.options))
+    tokens = load_token_set(cfg, tokenizer, dist)
+    spec = objective.backbone_spec(tuple(tokenizer.grid_shape), tokens.num_classes)
+    torch.manual_seed(cfg.train.seed)
+    backbone = build_backbone(cfg.backbone, spec).to(dist.device)
+    order = ShardedOrder(len(tokens.codes), dist.world_size, dist.rank, plan.micro_batch, cfg.train.seed)
+    ema = EMA(backbone, cfg.train.ema_decay, cfg.train.ema_warmup, zero3=plan.zero_stage == 3, keep=dist.is_main)
+    if plan.precision == "bf16":
+        _cast_hooks(backbone, torch.bfloat16)
+    return _Components(tokenizer, objective, sampler, evaluator, tokens, spec, backbone, order, ema)
+
+
+def _start_engine(backbone: nn.Module, cfg: RunConfig, plan: DeepSpeedPlan, dist: DistInfo) -> Any:
+    """``deepspeed.initialize`` with the planned config (and the client AdamW/warm-up when planned)."""
+    import deepspeed
+
+    params = [p for p in backbone.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, cfg) if plan.client_optimizer else None
+    try:
+        engine, _, _, _ = deepspeed.initialize(
+            model=backbone,
+            model_parameters=params,
+            optimizer=optimizer,
+            lr_scheduler=make_scheduler(optimizer, cfg) if plan.client_scheduler else None,
+            config=plan.config,
+        )
+    except (AssertionError, ValueError) as exc:  # DeepSpeed's config checks
+        if not plan.user_keys:
+            raise
+        raise ConfigError(f"DeepSpeed rejected the merged config ({cfg.train.deepspeed_config}): {exc}") from None
+    engine.train()
+    if dist.world_size == 1 and plan.zero_stage == 0:
+        engine.enable_backward_allreduce = False  # nothing to average over; saves a pass over the gradients
+    return engine
+
+
+def _training_generator(cfg: RunConfig, dist: DistInfo) -> torch.Generator:
+    """The objective's generator, seeded per rank; the global RNGs are reseeded with ``seed + rank``."""
+    generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 1_000_003 + 7919 * dist.rank + 1)
+    seed_everything(cfg.train.seed + dist.rank)
+    return generator
 
 
 def _resolve_run_dir(cfg: RunConfig, out: str | Path | None, resume: Path | None, dist: DistInfo) -> Path:
     if resume is not None:
-        if not (resume / "config.toml").is_file():
-            raise CheckpointError(f"--resume {str(resume)!r} is not a flowbench run directory (no config.toml)")
-        if ckpt.latest_step(resume) is None:
-            raise CheckpointError(f"--resume {str(resume)!r} has no complete checkpoint yet; start it again instead")
+        ckpt.check_resumable(resume)
         return resume
     chosen = out or cfg.out
     path = Path(chosen) if chosen else default_run_dir(cfg)
     path = Path(broadcast_object(str(path)))  # one timestamp for all ranks
     check_new_run_dir(path)
     return path
+
+
+def _resume(
+    run_dir: Path,
+    cfg: RunConfig,
+    engine: Any,
+    parts: _Components,
+    generator: torch.Generator,
+    dist: DistInfo,
+    logs: RunLogs,
+) -> int:
+    """Continue from the last checkpoint: restore it, refuse a run already at ``train.steps``, and drop
+    what the killed session logged after it. Returns the checkpoint's step."""
+    start = ckpt.resume(run_dir, engine, parts.order, parts.ema, generator, dist.rank)
+    if start >= cfg.train.steps:
+        raise ConfigError(
+            f"{run_dir} is already at step {start} of train.steps={cfg.train.steps}; "
+            f"pass --steps N with N > {start} to train further"
+        )
+    logs.truncate_after(start)
+    return start
+
+
+def _run_facts(cfg: RunConfig, plan: DeepSpeedPlan, dist: DistInfo, tokens: TokenSet) -> dict[str, Any]:
+    """What this run adds to the environment record: precision, parallelism, batch split, tokens."""
+    return {
+        "precision": plan.precision,
+        "zero_stage": plan.zero_stage,
+        "micro_batch": plan.micro_batch,
+        "grad_accum": plan.grad_accum,
+        "global_batch": cfg.train.batch_size,
+        "backend": dist.backend,
+        "device": str(dist.device),
+        "tokens": {"path": str(tokens.path), **tokens.describe},
+    }
+
+
+def _write_run_dir(
+    run_dir: Path, cfg: RunConfig, plan: DeepSpeedPlan, dist: DistInfo, parts: _Components, resumed_from: int | None
+) -> dict[str, Any]:
+    """Rank 0 writes ``config.toml`` (on resume too: e.g. more ``train.steps``, which a later resume
+    continues from), the merged DeepSpeed config and the environment record; returns the record (``{}``
+    on other ranks)."""
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run_dir, cfg)
+        write_plan(plan, run_dir)
+    barrier()
+    if not dist.is_main:
+        return {}
+    return record_environment(run_dir, dist.world_size, _run_facts(cfg, plan, dist, parts.tokens), resumed_from)
+
+
+def _live_run(
+    run_dir: Path, cfg: RunConfig, plan: DeepSpeedPlan, dist: DistInfo, parts: _Components, step: int, env: dict
+) -> LoadedRun | None:
+    """What evaluators and sample grids see on rank 0: the run with the live EMA weights."""
+    if not dist.is_main:
+        return None
+    return LoadedRun.assemble(
+        run_dir=run_dir,
+        config=cfg,
+        step=step,
+        tokenizer=parts.tokenizer,
+        objective=parts.objective,
+        model=parts.ema.model,
+        spec=parts.spec,
+        device=dist.device,
+        environment=env,
+        precision=plan.precision,
+        sampler=parts.sampler,
+    )
+
+
+def _started(
+    cfg: RunConfig, plan: DeepSpeedPlan, dist: DistInfo, parts: _Components, run_dir: Path, resumed: bool
+) -> str:
+    """The line that opens the progress output."""
+    params = sum(p.numel() for p in parts.backbone.parameters() if p.requires_grad)
+    return (
+        f"{'resuming' if resumed else 'training'} {cfg.objective.name} on {cfg.backbone.name} "
+        f"({params / 1e6:.2f}M params), "
+        f"{dist.world_size} process(es) on {dist.device.type}, {plan.precision}, ZeRO {plan.zero_stage}, "
+        f"batch {cfg.train.batch_size} = {plan.micro_batch} x {plan.grad_accum} x {dist.world_size}; "
+        f"run dir {run_dir}"
+    )
 
 
 def check_names(cfg: RunConfig) -> None:
@@ -179,159 +321,41 @@ def train(
         TrainingInterrupted: SIGINT/SIGTERM; a checkpoint was saved first.
     """
     cfg = config.validate()
-    resume_dir = Path(resume) if resume is not None else None
     check_names(cfg)
     dist = init_process_group()
-    on_gpu = dist.device.type == "cuda"
-    plan: DeepSpeedPlan = plan_deepspeed(cfg, dist.world_size, on_gpu)
+    plan = plan_deepspeed(cfg, dist.world_size, dist.device.type == "cuda")
     cfg = plan.run_config or cfg  # the batch the user's DeepSpeed JSON decided
-    run_dir = _resolve_run_dir(cfg, out, resume_dir, dist)
+    resumed = resume is not None
+    run_dir = _resolve_run_dir(cfg, out, Path(resume) if resumed else None, dist)
+    parts = _build_components(cfg, dist, plan, evaluator)  # everything checked; nothing written yet
+    engine = _start_engine(parts.backbone, cfg, plan, dist)
+    generator = _training_generator(cfg, dist)
 
-    # ---- build and validate every component (nothing written yet)
-    seed_everything(cfg.train.seed)
-    tokenizer = build_tokenizer(cfg.tokenizer, cfg.tokenizer_checkpoint).to(dist.device).eval()
-    objective = build_objective(cfg.objective, tokenizer.codebook()).to(dist.device)
-    sampler = None
-    if cfg.train.sample_every > 0 or cfg.eval.every > 0:  # built (and checked against the objective) once
-        sampler = build_sampler(cfg.sample.sampler, objective, objective_name=cfg.objective.name)
-    if evaluator is None and cfg.eval.every > 0:
-        evaluator = _on_main(dist, lambda: create("evaluator", cfg.eval.evaluator, cfg, **cfg.eval.options))
-    tokens = load_token_set(cfg, tokenizer, dist)
-    spec = objective.backbone_spec(tuple(tokenizer.grid_shape), tokens.num_classes)
-    torch.manual_seed(cfg.train.seed)
-    backbone = build_backbone(cfg.backbone, spec).to(dist.device)
-    order = ShardedOrder(len(tokens.codes), dist.world_size, dist.rank, plan.micro_batch, cfg.train.seed)
-
-    ema = EMA(backbone, cfg.train.ema_decay, cfg.train.ema_warmup, zero3=plan.zero_stage == 3, keep=dist.is_main)
-    if plan.precision == "bf16":
-        _cast_hooks(backbone, torch.bfloat16)
-
-    import deepspeed
-
-    params = [p for p in backbone.parameters() if p.requires_grad]
-    optimizer = make_optimizer(params, cfg) if plan.client_optimizer else None
-    try:
-        engine, _, _, _ = deepspeed.initialize(
-            model=backbone,
-            model_parameters=params,
-            optimizer=optimizer,
-            lr_scheduler=make_scheduler(optimizer, cfg) if plan.client_scheduler else None,
-            config=plan.config,
-        )
-    except (AssertionError, ValueError) as exc:  # DeepSpeed's config checks
-        if not plan.user_keys:
-            raise
-        raise ConfigError(f"DeepSpeed rejected the merged config ({cfg.train.deepspeed_config}): {exc}") from None
-    engine.train()
-    if dist.world_size == 1 and plan.zero_stage == 0:
-        engine.enable_backward_allreduce = False  # nothing to average over; saves a pass over the gradients
-
-    generator = torch.Generator(dist.device).manual_seed(cfg.train.seed * 1_000_003 + 7919 * dist.rank + 1)
-    seed_everything(cfg.train.seed + dist.rank)
-
-    # ---- the run directory
-    start_step = 0
-    wall_offset = 0.0
-    metrics = JsonlLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
-    evals = JsonlLog(run_dir / "evals.jsonl", enabled=dist.is_main)
-    if resume_dir is not None:
-        step = ckpt.latest_step(run_dir)
-        assert step is not None
-        path, client_state = engine.load_checkpoint(str(run_dir / "checkpoints"), tag=ckpt.tag_of(step))
-        if path is None or client_state is None:
-            raise CheckpointError(f"could not load checkpoint step {step} of {str(run_dir)!r}")
-        order.load_state_dict(client_state["data"])
-        rank_state = ckpt.load_rank_state(run_dir, step, dist.rank)
-        if rank_state is None:
-            raise CheckpointError(
-                f"checkpoint step {step} of {str(run_dir)!r} has no RNG state for rank {dist.rank}; "
-                f"resume with the same number of processes"
-            )
-        restore_rng(rank_state["rng"], generator)
-        _, ema_state, _ = ckpt.read_ema(run_dir, step) if dist.is_main else (None, {}, {})
-        ema.load_state_dict(ema_state, int(client_state["ema_updates"]))
-        start_step = int(client_state["step"])
-        if start_step >= cfg.train.steps:
-            raise ConfigError(
-                f"{run_dir} is already at step {start_step} of train.steps={cfg.train.steps}; "
-                f"pass --steps N with N > {start_step} to train further"
-            )
-        metrics.truncate_after(start_step)
-        evals.truncate_after(start_step)
-        kept = metrics.records() if dist.is_main else []
-        wall_offset = float(kept[-1].get("wall_s", 0.0)) if kept else 0.0
-        if dist.is_main:
-            write_config(run_dir, cfg)  # e.g. more train.steps: a later --resume continues from this
-            write_plan(plan, run_dir)
-    elif dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_config(run_dir, cfg)
-        write_plan(plan, run_dir)
-    barrier()
-    environment = None
-    if dist.is_main:
-        environment = collect_environment(
-            dist.world_size,
-            extra={
-                "precision": plan.precision,
-                "zero_stage": plan.zero_stage,
-                "micro_batch": plan.micro_batch,
-                "grad_accum": plan.grad_accum,
-                "global_batch": cfg.train.batch_size,
-                "backend": dist.backend,
-                "device": str(dist.device),
-                "tokens": {"path": str(tokens.path), **tokens.describe},
-                "resumed_from": start_step if resume_dir is not None else None,
-            },
-        )
-        # a resumed session may run elsewhere: keep the first session's record and add this one's
-        name = "environment.json" if resume_dir is None else f"environment-resume-step{start_step}.json"
-        write_environment(run_dir, environment, name)
-
-    view = None
-    if dist.is_main:
-        view = LoadedRun(
-            run_dir=run_dir,
-            config=cfg,
-            step=start_step,
-            tokenizer=tokenizer,
-            objective=objective,
-            model=ema.model,
-            sampler_name=cfg.sample.sampler_for(objective),
-            grid_shape=tuple(spec.grid_shape),
-            num_classes=spec.num_classes,
-            device=dist.device,
-            environment=environment or {},
-            precision=plan.precision,
-            sampler=sampler,
-        )
+    logs = RunLogs.open(run_dir, enabled=dist.is_main)
+    start_step = _resume(run_dir, cfg, engine, parts, generator, dist, logs) if resumed else 0
+    environment = _write_run_dir(run_dir, cfg, plan, dist, parts, start_step if resumed else None)
+    view = _live_run(run_dir, cfg, plan, dist, parts, start_step, environment)
     trainer = Trainer(
         cfg=cfg,
         dist=dist,
         engine=engine,
-        objective=objective,
-        batches=TokenBatches(tokens.codes, tokens.labels, order, dist.device),
+        objective=parts.objective,
+        batches=TokenBatches(parts.tokens.codes, parts.tokens.labels, parts.order, dist.device),
         generator=generator,
-        ema=ema,
+        ema=parts.ema,
         run_dir=run_dir,
+        logs=logs,
         start_step=start_step,
         view=view,
-        evaluator=evaluator,
-        metadata=ckpt.spec_metadata(spec, {"precision": plan.precision}),
+        evaluator=parts.evaluator,
+        metadata=ckpt.spec_metadata(parts.spec, {"precision": plan.precision}),
         manual_clip=plan.manual_clip,
         keep_checkpoints=cfg.train.keep_checkpoints,
-        save_grid=_save_grid,
-        wall_offset=wall_offset,
+        wall_offset=logs.wall_offset() if resumed else 0.0,
     )
     progress = Progress(cfg.train.steps, start_step, enabled=dist.is_main)
     if dist.is_main:
-        what = "resuming" if resume_dir is not None else "training"
-        progress.message(
-            f"{what} {cfg.objective.name} on {cfg.backbone.name} ({sum(p.numel() for p in params) / 1e6:.2f}M params), "
-            f"{dist.world_size} process(es) on {dist.device.type}, {plan.precision}, ZeRO {plan.zero_stage}, "
-            f"batch {cfg.train.batch_size} = {plan.micro_batch} x {plan.grad_accum} x {dist.world_size}; "
-            f"run dir {run_dir}"
-        )
+        progress.message(_started(cfg, plan, dist, parts, run_dir, resumed))
     try:
         result = trainer.fit(progress)
     finally:

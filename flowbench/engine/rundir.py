@@ -1,4 +1,18 @@
-"""The run directory: its default name, its resolved ``config.toml`` and ``environment.json``.
+"""The run directory: the names of its files, its default name, its ``config.toml`` and its
+environment record.
+
+Layout (every name is defined here once; the rest of flowbench uses these constants)::
+
+    config.toml                      CONFIG       the resolved run config
+    deepspeed_config.json            DEEPSPEED_CONFIG  the merged config DeepSpeed got
+    environment.json                 ENVIRONMENT  what the run ran on (a resumed session adds
+    environment-resume-step{N}.json               its own: environment_file(N))
+    metrics.jsonl                    METRICS      training log (flowbench.engine.metrics_log)
+    evals.jsonl                      EVALS        periodic evaluations
+    checkpoints/step{N}/, latest     CHECKPOINTS  DeepSpeed checkpoints (flowbench.engine.checkpoint)
+    ema/step{N}.safetensors, latest  EMA          EMA weights; LATEST names the marker files
+    samples/step{N}.png              SAMPLES      sample grids (sample_grid_path)
+    eval/*.json                      EVAL         ``flowbench eval`` results
 
 A new run goes to ``--out DIR`` (or ``out`` in the config), else
 ``runs/<objective>-<backbone>-<YYYYmmdd-HHMMSS>`` with ``/`` in names replaced by ``_``.
@@ -20,18 +34,38 @@ from flowbench.errors import CheckpointError, ConfigError
 from flowbench.io import write_json, write_text
 
 __all__ = [
+    "CONFIG",
+    "DEEPSPEED_CONFIG",
+    "ENVIRONMENT",
+    "METRICS",
+    "EVALS",
+    "CHECKPOINTS",
+    "EMA",
+    "LATEST",
+    "SAMPLES",
+    "EVAL",
+    "environment_file",
+    "record_environment",
+    "read_environment",
     "default_run_dir",
     "check_new_run_dir",
     "write_config",
-    "write_environment",
     "read_run_config",
     "to_toml",
     "sample_grid_path",
     "last_sample_grid",
 ]
 
-#: Sub-directory of a run holding its sample grids.
+CONFIG = "config.toml"
+DEEPSPEED_CONFIG = "deepspeed_config.json"
+ENVIRONMENT = "environment.json"
+METRICS = "metrics.jsonl"
+EVALS = "evals.jsonl"
+CHECKPOINTS = "checkpoints"
+EMA = "ema"
+LATEST = "latest"
 SAMPLES = "samples"
+EVAL = "eval"
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -48,7 +82,7 @@ def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
 
 def check_new_run_dir(path: Path) -> None:
     """Refuse to start a new run over an existing one (use ``--resume`` for that)."""
-    if (path / "config.toml").exists() or (path / "checkpoints").exists():
+    if (path / CONFIG).exists() or (path / CHECKPOINTS).exists():
         raise ConfigError(
             f"run directory {str(path)!r} already holds a run; continue it with --resume {path} or choose another --out"
         )
@@ -114,16 +148,36 @@ def to_toml(data: dict[str, Any]) -> str:
 
 
 def write_config(run_dir: Path, cfg: RunConfig) -> None:
-    write_text(run_dir / "config.toml", to_toml(to_dict(cfg)))
+    write_text(run_dir / CONFIG, to_toml(to_dict(cfg)))
 
 
-def write_environment(run_dir: Path, env: dict[str, Any], name: str = "environment.json") -> None:
-    write_json(run_dir / name, env)
+def environment_file(resumed_from: int | None = None) -> str:
+    """``environment.json`` for a new run; a resumed session (which may run elsewhere) keeps the first
+    session's record and writes ``environment-resume-step{N}.json``."""
+    return ENVIRONMENT if resumed_from is None else f"environment-resume-step{resumed_from}.json"
+
+
+def record_environment(
+    run_dir: Path, world_size: int, facts: dict[str, Any], resumed_from: int | None = None
+) -> dict[str, Any]:
+    """Collect this process's software and hardware (:func:`~flowbench.engine.environment.collect_environment`)
+    with the run's ``facts`` and ``resumed_from``, write it (:func:`environment_file`) and return it."""
+    from flowbench.engine.environment import collect_environment
+
+    environment = collect_environment(world_size, extra={**facts, "resumed_from": resumed_from})
+    write_json(Path(run_dir) / environment_file(resumed_from), environment)
+    return environment
+
+
+def read_environment(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``environment.json`` (``{}`` if absent)."""
+    path = Path(run_dir) / ENVIRONMENT
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def read_run_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """The resolved config saved in ``run_dir`` (with optional ``--set`` overrides)."""
-    path = Path(run_dir) / "config.toml"
+    path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise CheckpointError(f"{str(run_dir)!r} is not a flowbench run directory (no config.toml)")
     return load_config(path, overrides)

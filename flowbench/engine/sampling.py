@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from flowbench.build import build_backbone, build_objective, build_sampler, build_tokenizer
 from flowbench.config import RunConfig, SampleConfig
 from flowbench.engine.checkpoint import read_ema
-from flowbench.engine.rundir import read_run_config
+from flowbench.engine.rundir import read_environment, read_run_config
 from flowbench.errors import CheckpointError, ConfigError
 from flowbench.interfaces import BackboneSpec, Objective, Sampler, Tokenizer, TrajectoryPoint
 
@@ -63,6 +63,40 @@ class LoadedRun:
     environment: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
     sampler: Sampler | None = None
+
+    @classmethod
+    def assemble(
+        cls,
+        run_dir: Path,
+        config: RunConfig,
+        step: int,
+        tokenizer: Tokenizer,
+        objective: Objective,
+        model: nn.Module,
+        spec: BackboneSpec,
+        device: torch.device,
+        environment: dict[str, Any],
+        precision: str,
+        sampler: Sampler,
+    ) -> LoadedRun:
+        """The one place a :class:`LoadedRun` is put together (by :func:`load_run` from a run directory,
+        and by the training engine around its live EMA model); ``sampler`` is the one built for
+        ``config.sample`` (:func:`~flowbench.build.build_sampler`)."""
+        return cls(
+            run_dir=run_dir,
+            config=config,
+            step=step,
+            tokenizer=tokenizer,
+            objective=objective,
+            model=model,
+            sampler_name=config.sample.sampler_for(objective),
+            grid_shape=tuple(spec.grid_shape),
+            num_classes=spec.num_classes,
+            device=device,
+            environment=environment,
+            precision=precision,
+            sampler=sampler,
+        )
 
     def sampler_for(self, sample: SampleConfig) -> tuple[str, Sampler]:
         """``(name, sampler)`` for ``sample``: the run's own sampler when ``sample`` names it (or none),
@@ -131,23 +165,10 @@ def load_run(run_dir: str | Path, checkpoint: int | None = None, device: str | t
             f"EMA weights of step {step} do not fit backbone {cfg.backbone.name!r}: {str(exc).splitlines()[0]}"
         ) from None
     model = model.to(dev).eval().requires_grad_(False)
-    env_path = run_dir / "environment.json"
-    environment = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    sampler = build_sampler(cfg.sample.sampler, objective, objective_name=cfg.objective.name)
     precision = json.loads(meta.get("precision", '"fp32"'))
-    return LoadedRun(
-        run_dir=run_dir,
-        config=cfg,
-        step=step,
-        tokenizer=tokenizer,
-        objective=objective,
-        model=model,
-        sampler_name=cfg.sample.sampler_for(objective),
-        grid_shape=tuple(spec.grid_shape),
-        num_classes=spec.num_classes,
-        device=dev,
-        environment=environment,
-        precision=precision,
-        sampler=build_sampler(cfg.sample.sampler, objective, objective_name=cfg.objective.name),
+    return LoadedRun.assemble(
+        run_dir, cfg, step, tokenizer, objective, model, spec, dev, read_environment(run_dir), precision, sampler
     )
 
 

@@ -40,7 +40,7 @@ from flowbench.engine import checkpoint as ckpt
 from flowbench.engine.data import TokenBatches
 from flowbench.engine.distributed import DistInfo
 from flowbench.engine.ema import EMA
-from flowbench.engine.metrics_log import JsonlLog
+from flowbench.engine.metrics_log import RunLogs
 from flowbench.engine.progress import Progress
 from flowbench.engine.rng import capture_rng
 from flowbench.engine.rundir import sample_grid_path
@@ -128,13 +128,13 @@ class Trainer:
         generator: torch.Generator,
         ema: EMA,
         run_dir: Path,
+        logs: RunLogs,
         start_step: int,
         view: LoadedRun | None,
         evaluator: Callable[[int, Any], dict[str, Any]] | None,
         metadata: dict[str, str],
         manual_clip: float | None,
         keep_checkpoints: int,
-        save_grid: Callable[[Tensor, Path], None],
         wall_offset: float = 0.0,
     ) -> None:
         self.cfg = cfg
@@ -152,10 +152,8 @@ class Trainer:
         self.manual_clip = manual_clip
         self._params = [p for p in engine.module.parameters() if p.requires_grad]
         self.keep = keep_checkpoints
-        self.save_grid = save_grid
         self.wall_offset = wall_offset
-        self.metrics = JsonlLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
-        self.evals = JsonlLog(run_dir / "evals.jsonl", enabled=dist.is_main)
+        self.logs = logs
         self._pending: list[tuple[int, Tensor]] = []  # (step, loss) not yet checked
         self._last_parts: dict[str, Tensor] = {}
         self._grad_norm: Any = None
@@ -234,8 +232,7 @@ class Trainer:
         return value
 
     def _save(self) -> None:
-        self.metrics.sync()
-        self.evals.sync()
+        self.logs.sync()
         client_state = {
             "step": self.step,
             "data": self.batches.order.state_dict(),
@@ -263,15 +260,47 @@ class Trainer:
 
     def _sample_grid(self) -> None:
         s = self.cfg.sample
+        from flowbench.images import save_image_grid
+
         gen = generate(self._view(), s.num, s, seed=self.cfg.train.seed, batch_size=min(s.num, 256))
-        self.save_grid(gen.images, sample_grid_path(self.run_dir, self.step))
+        save_image_grid(gen.images, sample_grid_path(self.run_dir, self.step))
 
     def _evaluate(self) -> dict[str, Any]:
         assert self.evaluator is not None
         metrics = self.evaluator(self.step, self._view())
         record = {"step": self.step, **dict(metrics)}
-        self.evals.append(record)
+        self.logs.evals.append(record)
         return record
+
+    def _optimizer_step(self) -> None:
+        """One optimizer step (``grad_accum`` micro-batches) and the EMA update; the step's mean loss
+        and parts stay on the device until the next flush."""
+        accum = self.cfg.train.grad_accum
+        loss_sum: Tensor | None = None
+        parts_sum: dict[str, Tensor] = {}
+        for _ in range(accum):
+            loss, parts = self._micro_step()
+            loss_sum = loss if loss_sum is None else loss_sum + loss
+            for k, v in parts.items():
+                parts_sum[k] = v if k not in parts_sum else parts_sum[k] + v
+        assert loss_sum is not None
+        self.step += 1
+        self.ema.update(self.engine.module)
+        self._pending.append((self.step, loss_sum / accum))
+        self._last_parts = {k: v / accum for k, v in parts_sum.items()}
+
+    def _log(self, values: dict[str, float], grad_norm: float | None, lr: float, rate: float, wall: float) -> None:
+        """One ``metrics.jsonl`` line (see the module docstring); ``wall``: seconds of this session."""
+        record = {
+            "step": self.step,
+            **values,
+            "grad_norm": None if grad_norm is None else float(grad_norm),
+            "lr": lr,
+            "samples_per_s": rate,
+            "epoch": self.batches.order.epoch,
+            "wall_s": self.wall_offset + wall,
+        }
+        self.logs.metrics.append(record)
 
     # ---------------------------------------------------------------- loop
     def fit(self, progress: Progress) -> LoopResult:
@@ -291,18 +320,7 @@ class Trainer:
                 if log_now:  # the rate this step uses (a warm-up or a user's DeepSpeed scheduler changes it)
                     lrs = self.engine.get_lr()
                     lr = float(lrs[0]) if lrs else lr
-                loss_sum: Tensor | None = None
-                parts_sum: dict[str, Tensor] = {}
-                for _ in range(cfg.grad_accum):
-                    loss, parts = self._micro_step()
-                    loss_sum = loss if loss_sum is None else loss_sum + loss
-                    for k, v in parts.items():
-                        parts_sum[k] = v if k not in parts_sum else parts_sum[k] + v
-                assert loss_sum is not None
-                self.step += 1
-                self.ema.update(self.engine.module)
-                self._pending.append((self.step, loss_sum / cfg.grad_accum))
-                self._last_parts = {k: v / cfg.grad_accum for k, v in parts_sum.items()}
+                self._optimizer_step()
                 save_now = self._due(cfg.checkpoint_every) or self.step == total
                 # the same on every rank (all of them flush together); only rank 0 samples
                 sample_now = cfg.sample_every > 0 and (self._due(cfg.sample_every) or self.step == total)
@@ -326,16 +344,7 @@ class Trainer:
                 last = values
                 if log_now:
                     rate = window_steps * cfg.batch_size / window_time if window_time > 0 else 0.0
-                    record = {
-                        "step": self.step,
-                        **values,
-                        "grad_norm": None if grad_norm is None else float(grad_norm),
-                        "lr": lr,
-                        "samples_per_s": rate,
-                        "epoch": self.batches.order.epoch,
-                        "wall_s": self.wall_offset + time.perf_counter() - t_start,
-                    }
-                    self.metrics.append(record)
+                    self._log(values, grad_norm, lr, rate, time.perf_counter() - t_start)
                     progress.update(self.step, values["loss"], rate)
                     window_time, window_steps = 0.0, 0
                 else:
