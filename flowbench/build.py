@@ -25,6 +25,7 @@ from flowbench.plugins import registry
 
 __all__ = [
     "create",
+    "check_options",
     "build_tokenizer",
     "build_dataset",
     "build_objective",
@@ -34,7 +35,9 @@ __all__ = [
 ]
 
 
-def _check_options(kind: str, name: str, factory: Any, options: dict[str, Any]) -> None:
+def check_options(kind: str, name: str, factory: Any, options: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for an option ``factory``'s signature does not take (a factory with
+    ``**options``, or without a signature, takes anything)."""
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):  # builtins without a signature
@@ -52,13 +55,16 @@ def _check_options(kind: str, name: str, factory: Any, options: dict[str, Any]) 
             )
 
 
+_check_options = check_options  # the old private name, still imported by bench/spec.py (until its refactor)
+
+
 def create(kind: str, name: str, *args: Any, **options: Any) -> Any:
     """Look ``name`` up in the ``kind`` registry and call its factory with ``args``/``options``.
 
     Unknown option names raise :class:`ConfigError` listing the factory's options.
     """
     entry = registry(kind).get(name)
-    _check_options(kind, entry.name, entry.factory, options)
+    check_options(kind, entry.name, entry.factory, options)
     return entry.factory(*args, **options)
 
 

@@ -21,11 +21,13 @@ Overrides use dotted keys: ``--set train.lr=3e-4 --set objective.name=cfm
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +44,10 @@ __all__ = [
     "load_config",
     "apply_overrides",
     "parse_override",
+    "set_value",
+    "merge",
+    "check_keys",
+    "unknown_key",
     "replace_given",
     "sampler_name",
     "from_dict",
@@ -284,12 +290,23 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
-def _unknown_key(prefix: str, key: str, allowed: list[str]) -> ConfigError:
+def unknown_key(prefix: str, key: str, allowed: Sequence[str], what: str = "config key") -> ConfigError:
+    """The error for key ``prefix + key``: the closest allowed one, and all of them."""
+    allowed = list(allowed)
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
     hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
-    return ConfigError(
-        f"unknown config key '{prefix}{key}'; {hint}allowed keys: {', '.join(prefix + a for a in allowed)}"
-    )
+    listed = ", ".join(prefix + a for a in allowed) or "(none)"
+    return ConfigError(f"unknown {what} '{prefix}{key}'; {hint}allowed {what.split()[-1]}s: {listed}")
+
+
+def check_keys(table: Any, allowed: Sequence[str], prefix: str = "", what: str = "config key") -> dict[str, Any]:
+    """``table`` if it is a table whose keys are all ``allowed``; else one :class:`ConfigError`."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'the file'} must be a table")
+    for key in table:
+        if key not in allowed:
+            raise unknown_key(prefix, key, allowed, what)
+    return table
 
 
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
@@ -299,7 +316,7 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            raise _unknown_key(prefix, key, names)
+            raise unknown_key(prefix, key, names)
         kwargs[key] = _coerce(prefix + key, value, hints[key])
     return cls(**kwargs)
 
@@ -333,47 +350,56 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.split("."), value
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` items to a nested dict (in place) and return it."""
-    for item in overrides:
-        path, value = parse_override(item)
-        node = data
-        for part in path[:-1]:
-            child = node.get(part)
-            if isinstance(child, str) and part in ("objective", "backbone", "tokenizer"):
-                child = {"name": child}
-            if child is None:
-                child = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {'.'.join(path)}: {part!r} is not a table")
-            node[part] = child
-            node = child
-        node[path[-1]] = value
+def set_value(data: dict[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
+    """Set the dotted key ``path`` of a nested dict (in place, making tables on the way); returns it."""
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if isinstance(child, str) and part in ("objective", "backbone", "tokenizer"):
+            child = {"name": child}
+        if child is None:
+            child = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {'.'.join(path)}: {part!r} is not a table")
+        node[part] = child
+        node = child
+    node[path[-1]] = value
     return data
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``--set key=value`` items to a nested dict (in place) and return it."""
+    for item in overrides:
+        set_value(data, *parse_override(item))
+    return data
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` merged over ``base``, table by table, as a new dict (neither input changes)."""
+    out = copy.deepcopy(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
         else:
-            base[key] = value
-    return base
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def load_config(
     path: str | Path | None = None,
-    overrides: list[str] | tuple[str, ...] = (),
+    overrides: Sequence[str] = (),
     base: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Defaults <- ``base`` <- TOML file ``path`` <- ``overrides``; validated.
+    """Defaults <- ``base`` <- TOML file ``path`` <- ``overrides`` (``--set`` items) <- ``values``
+    (typed values by dotted key, e.g. command-line flags: ``{"train.steps": 100}``); validated.
 
     Raises:
         ConfigError: unreadable file, unknown key, or bad value (the message names it).
     """
     data: dict[str, Any] = to_dict(RunConfig())
     if base:
-        _merge(data, base)
+        data = merge(data, base)
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -385,10 +411,12 @@ def load_config(
         for key in ("objective", "backbone", "tokenizer"):
             if isinstance(file_data.get(key), str):
                 file_data[key] = {"name": file_data[key], "options": {}}
-        _merge(data, file_data)
+        data = merge(data, file_data)
     for key in ("objective", "backbone", "tokenizer"):
         if isinstance(data.get(key), dict) and not (set(data[key]) <= {"name", "options"}):
             extra = sorted(set(data[key]) - {"name", "options"})
-            raise _unknown_key(f"{key}.", extra[0], ["name", "options"])
-    apply_overrides(data, list(overrides))
+            raise unknown_key(f"{key}.", extra[0], ["name", "options"])
+    apply_overrides(data, overrides)
+    for key, value in (values or {}).items():
+        set_value(data, key.split("."), value)
     return from_dict(RunConfig, data).validate()

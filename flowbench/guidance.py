@@ -16,10 +16,11 @@ __all__ = ["guided_output", "null_labels"]
 
 
 def null_labels(model: nn.Module, labels: Tensor) -> Tensor:
-    """Labels of the same shape filled with the model's null class."""
+    """Labels of the same shape filled with the model's null class (``model.null_class``: a
+    :class:`~flowbench.interfaces.Backbone`'s, as samplers get it)."""
     null = getattr(model, "null_class", None)
     if null is None:
-        null = model.module.null_class  # engines wrap the backbone
+        raise TypeError(f"classifier-free guidance needs the model's null_class; {type(model).__name__} has none")
     return torch.full_like(labels, int(null))
 
 

@@ -20,7 +20,7 @@ import click
 from flowbench import __version__
 from flowbench.errors import FlowbenchError
 
-__all__ = ["cli", "main", "builtin_command_modules", "fail"]
+__all__ = ["cli", "main", "builtin_command_modules"]
 
 
 def builtin_command_modules() -> list[str]:
@@ -28,11 +28,6 @@ def builtin_command_modules() -> list[str]:
     import flowbench.cli as pkg
 
     return sorted(f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if m.name.endswith("_cmd"))
-
-
-def fail(message: str) -> None:
-    """Raise a user error from a command (one line, exit code 2)."""
-    raise FlowbenchError(message)
 
 
 class FlowbenchGroup(click.Group):

@@ -14,7 +14,6 @@ anything is written.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -28,41 +27,35 @@ __all__ = ["run", "build_run_config"]
 _FIXED_ON_RESUME = ("objective", "backbone", "tokenizer")
 
 
-def _flag_overrides(**flags: object) -> list[str]:
-    keys = {
-        "objective": "objective.name",
-        "backbone": "backbone.name",
-        "tokenizer": "tokenizer.name",
-        "tokenizer_checkpoint": "tokenizer_checkpoint",
-        "dataset": "data.dataset",
-        "tokens": "data.tokens",
-        "steps": "train.steps",
-        "batch_size": "train.batch_size",
-        "lr": "train.lr",
-        "seed": "train.seed",
-        "deepspeed_config": "train.deepspeed_config",
-    }
-    out = []
-    for name, key in keys.items():
-        value = flags.get(name)
-        if value is None:
-            continue
-        literal = json.dumps(value) if isinstance(value, str) else repr(value)
-        out.append(f"{key}={literal}")
-    return out
+#: Each flag and the config key it sets.
+_FLAG_KEYS = {
+    "objective": "objective.name",
+    "backbone": "backbone.name",
+    "tokenizer": "tokenizer.name",
+    "tokenizer_checkpoint": "tokenizer_checkpoint",
+    "dataset": "data.dataset",
+    "tokens": "data.tokens",
+    "steps": "train.steps",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "seed": "train.seed",
+    "deepspeed_config": "train.deepspeed_config",
+}
 
 
 def build_run_config(config_file: str | None, sets: tuple[str, ...], resume: str | None, **flags: object) -> RunConfig:
-    """The run's config: defaults <- ``--config`` <- ``--set`` <- flags (or the resumed run's config)."""
-    overrides = [*sets, *_flag_overrides(**flags)]
+    """The run's config: defaults <- ``--config`` <- ``--set`` <- flags (or the resumed run's config).
+
+    Flags are typed values (click parsed them), set by config key as they are."""
+    values = {_FLAG_KEYS[name]: value for name, value in flags.items() if value is not None}
     if resume is None:
-        return load_config(config_file, overrides)
+        return load_config(config_file, sets, values=values)
     if config_file is not None:
         raise ConfigError("--resume continues a run with its saved config.toml; use --set or flags to change it")
     from flowbench.engine.rundir import read_run_config
 
     saved = read_run_config(resume)
-    cfg = read_run_config(resume, overrides)
+    cfg = read_run_config(resume, sets, values)
     for key in _FIXED_ON_RESUME:
         if getattr(cfg, key).name != getattr(saved, key).name:
             raise ConfigError(

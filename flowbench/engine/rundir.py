@@ -26,6 +26,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,12 +176,15 @@ def read_environment(run_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def read_run_config(run_dir: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """The resolved config saved in ``run_dir`` (with optional ``--set`` overrides)."""
+def read_run_config(
+    run_dir: str | Path, overrides: Sequence[str] = (), values: dict[str, Any] | None = None
+) -> RunConfig:
+    """The resolved config saved in ``run_dir`` (with optional ``--set`` overrides, then ``values`` by
+    dotted key: see :func:`~flowbench.config.load_config`)."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise CheckpointError(f"{str(run_dir)!r} is not a flowbench run directory (no config.toml)")
-    return load_config(path, overrides)
+    return load_config(path, overrides, values=values)
 
 
 def sample_grid_path(run_dir: str | Path, step: int) -> Path:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from flowbench.build import build_backbone, build_objective, build_sampler, build_tokenizer
 from flowbench.config import RunConfig, SampleConfig
+from flowbench.devices import resolve_device
 from flowbench.engine.checkpoint import read_ema
 from flowbench.engine.rundir import read_environment, read_run_config
 from flowbench.errors import CheckpointError, ConfigError
@@ -130,12 +131,6 @@ class Generated:
     nfe: int
     sampler: str
     trajectory: list[TrajectoryPoint] = field(default_factory=list)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_run(run_dir: str | Path, checkpoint: int | None = None, device: str | torch.device | None = None) -> LoadedRun:

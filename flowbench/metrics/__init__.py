@@ -21,13 +21,13 @@ from flowbench.metrics.evaluate import (
 from flowbench.metrics.extractor import (
     FidelityExtractor,
     UInt8Images,
-    file_sha256,
     register_fidelity_extractor,
     to_fidelity_uint8,
 )
 from flowbench.metrics.fidelity import FidelityScores, FidStatistics, compute_scores, fid_statistics, kid_subset_size
 from flowbench.metrics.reference import ReferenceFeatures, ReferenceSpec, reference_features, refstats_dir
 from flowbench.metrics.result import EvalResult
+from flowbench.weights import file_sha256  # (re-exported: it used to live here)
 
 __all__ = [
     "ClassAccuracy",

@@ -94,7 +94,7 @@ def save_classifier(path: str | Path, model: SmallCNN, info: dict[str, Any] | No
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
-    from flowbench.metrics.extractor import file_sha256
+    from flowbench.weights import file_sha256
 
     write_json(meta, {"config": asdict(model.config), "weights_sha256": file_sha256(weights), **(info or {})})
     return weights, meta

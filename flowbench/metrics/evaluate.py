@@ -21,12 +21,14 @@ import torch
 from torch import Tensor
 
 from flowbench.config import RunConfig, SampleConfig
+from flowbench.devices import resolve_device
 from flowbench.errors import ConfigError
 from flowbench.metrics.accuracy import ClassAccuracy, class_accuracy
-from flowbench.metrics.extractor import FidelityExtractor, auto_device, file_sha256, to_fidelity_uint8
+from flowbench.metrics.extractor import FidelityExtractor, to_fidelity_uint8
 from flowbench.metrics.fidelity import FidelityScores, compute_scores
 from flowbench.metrics.reference import ReferenceFeatures, ReferenceSpec, reference_features
 from flowbench.metrics.result import EvalResult, hardware_string
+from flowbench.weights import file_sha256
 
 __all__ = [
     "FALLBACK_EXTRACTOR",
@@ -213,7 +215,7 @@ class RunEvaluator:
 
     def prepare(self, device: str | torch.device | None = None) -> ReferenceFeatures:
         """Load the extractor and the reference features (cached on disk and in memory)."""
-        dev = auto_device(device)
+        dev = resolve_device(device)
         if self.reference is None:
             d = self.config.data
             spec = ReferenceSpec(

@@ -12,7 +12,6 @@ expects; :func:`to_fidelity_uint8` makes them from flowbench's float images in `
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,25 +21,18 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from flowbench.devices import resolve_device
 from flowbench.errors import CheckpointError, ConfigError
 from flowbench.images import to_uint8
 from flowbench.interfaces import FeatureExtractor
+from flowbench.weights import file_sha256
 
 __all__ = [
     "FidelityExtractor",
     "register_fidelity_extractor",
-    "file_sha256",
     "to_fidelity_uint8",
     "UInt8Images",
-    "auto_device",
 ]
-
-
-def auto_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` or, when None, CUDA if available else the CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def register_fidelity_extractor(name: str, cls: type) -> None:
@@ -56,23 +48,6 @@ def register_fidelity_extractor(name: str, cls: type) -> None:
         FEATURE_EXTRACTORS_REGISTRY[name] = cls
         return
     torch_fidelity.register_feature_extractor(name, cls)
-
-
-_sha_cache: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file (memoised on path, size and modification time)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
-    if key not in _sha_cache:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        _sha_cache[key] = h.hexdigest()
-    return _sha_cache[key]
 
 
 def to_fidelity_uint8(images: Tensor) -> Tensor:
@@ -195,7 +170,7 @@ class FidelityExtractor(FeatureExtractor):
         layers = list(dict.fromkeys(layers or [self.feature_layer]))
         # one module computing every layer the metrics use, whatever subset is asked for
         computed = list(dict.fromkeys([*self.metric_layers(), *layers]))
-        dev = auto_device(device)
+        dev = resolve_device(device)
         data = images if isinstance(images, Dataset) else UInt8Images(images)
         if len(data) == 0:
             raise ConfigError("no images to extract features from")

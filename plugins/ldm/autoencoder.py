@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flowbench.builtin.ldm.blocks import AttnBlock, Downsample, Normalize, ResnetBlock, Upsample
 from torch import Tensor, nn
+
+from flowbench.pretrained_vq.blocks import AttnBlock, Downsample, Normalize, ResnetBlock, Upsample
 
 __all__ = ["LDMConfig", "VQ_F8", "LDMEncoder", "LDMDecoder", "VQModel"]
 

@@ -6,8 +6,9 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from flowbench.builtin.ldm.autoencoder import VQ_F8, VQModel
-from flowbench.builtin.ldm.pretrained import PretrainedVQTokenizer
 from torch import nn
+
+from flowbench.pretrained_vq import PretrainedVQTokenizer
 
 __all__ = ["LDMVQF8Tokenizer"]
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from flowbench.builtin.ldm.blocks import AttnBlock, Downsample, Normalize, ResnetBlock, Upsample
 from torch import Tensor, nn
+
+from flowbench.pretrained_vq.blocks import AttnBlock, Downsample, Normalize, ResnetBlock, Upsample
 
 __all__ = ["LlamaGenConfig", "VQ_8", "VQ_16", "LlamaGenVQModel"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any, ClassVar
 
-from flowbench.builtin.ldm.pretrained import PretrainedVQTokenizer
 from flowbench.builtin.llamagen.model import VQ_8, VQ_16, LlamaGenConfig, LlamaGenVQModel
 from torch import nn
+
+from flowbench.pretrained_vq import PretrainedVQTokenizer
 
 __all__ = ["LlamaGenVQ8Tokenizer", "LlamaGenVQ16Tokenizer"]
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from flowbench.errors import CheckpointError
 from flowbench.io import atomic_path, write_json
 
-__all__ = ["WEIGHTS", "CONFIG", "SHIPPED_DIR", "resolve", "read_config", "save", "load_state", "load_strict"]
+__all__ = ["WEIGHTS", "CONFIG", "SHIPPED_DIR", "resolve", "read_config", "save", "load_state"]
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -60,23 +60,3 @@ def load_state(weights: Path) -> dict[str, torch.Tensor]:
         return load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({exc})") from None
-
-
-def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path | str) -> None:
-    """Load ``state`` into ``model``; any missing/unexpected key or shape mismatch is one error."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
-            if items:
-                more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
-                parts.append(f"{len(items)} {label}: {', '.join(items[:3])}{more}")
-        raise CheckpointError(f"{source} does not match the architecture: {'; '.join(parts)}")
-    model.load_state_dict(state, strict=True)

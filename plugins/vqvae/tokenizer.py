@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 from flowbench.builtin.vqvae import checkpoint as ckpt
-from flowbench.builtin.vqvae.hashing import file_sha256, state_sha256
 from flowbench.builtin.vqvae.model import VQVAE, VQVAEConfig
 from torch import Tensor
 
 from flowbench.errors import CheckpointError, ConfigError
 from flowbench.interfaces import Tokenizer
+from flowbench.weights import file_sha256, load_strict, state_sha256
 
 __all__ = ["VQVAETokenizer"]
 
@@ -58,7 +58,7 @@ class VQVAETokenizer(Tokenizer):
                     f"{weights} ({', '.join(f'{k}={cfg.to_dict()[k]!r}' for k in diff)})"
                 )
             self.model = VQVAE(cfg)
-            ckpt.load_strict(self.model, ckpt.load_state(weights), weights)
+            load_strict(self.model, ckpt.load_state(weights), weights)
             self.checkpoint_path = weights
             self._sha = file_sha256(weights)
         self.model.eval()

@@ -29,6 +29,7 @@ from torch import Tensor
 from flowbench.errors import CheckpointError, ConfigError
 from flowbench.interfaces import ImageDataset
 from flowbench.io import append_jsonl, atomic_path
+from flowbench.weights import load_strict
 
 __all__ = ["TrainSettings", "TrainStep", "train_vqvae", "sample_batch"]
 
@@ -116,7 +117,7 @@ def train_vqvae(
             raise CheckpointError(
                 f"{out} holds a vqvae with a different architecture; pass the same options or a new --out"
             )
-        ckpt.load_strict(model, ckpt.load_state(weights), weights)
+        load_strict(model, ckpt.load_state(weights), weights)
         state = torch.load(out / STATE, weights_only=True)
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])

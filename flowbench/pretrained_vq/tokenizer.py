@@ -1,4 +1,4 @@
-"""A tokenizer around a released VQ autoencoder checkpoint (LDM/taming, LlamaGen).
+"""A tokenizer around a released VQ autoencoder checkpoint (LDM/taming, LlamaGen): the base class.
 
 Subclasses say how to build the network (:meth:`PretrainedVQTokenizer.build_model`), under which
 key of the checkpoint dict its state dict sits, which keys to ignore (an LDM checkpoint also
@@ -6,7 +6,8 @@ holds its ``loss.*`` discriminator/LPIPS weights) and whether codes are L2-norma
 
 Checkpoints are read from a local path only, with ``torch.load(..., weights_only=True)`` (or
 safetensors), and must match the architecture key for key and shape for shape; anything else is
-one :class:`~flowbench.errors.CheckpointError` naming the missing/unexpected keys.
+one :class:`~flowbench.errors.CheckpointError` naming the missing/unexpected keys
+(:func:`flowbench.weights.read_checkpoint`, :func:`flowbench.weights.load_strict`).
 
 Quantisation: ``z = quant_conv(encoder(x))`` per position, nearest code
 ``c = argmin_k ||z - E_k||^2`` (both unit-normalised when ``l2_norm``), and
@@ -15,61 +16,20 @@ Quantisation: ``z = quant_conv(encoder(x))`` per position, nearest code
 
 from __future__ import annotations
 
-import argparse
-import pickle
-import zipfile
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from flowbench.builtin.vqvae.checkpoint import load_strict
-from flowbench.builtin.vqvae.hashing import file_sha256, state_sha256
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from flowbench.errors import CheckpointError, ConfigError
-from flowbench.interfaces import Tokenizer
+from flowbench.interfaces.tokenizer import Tokenizer
 from flowbench.io import atomic_path
+from flowbench.weights import file_sha256, load_strict, read_checkpoint, state_sha256
 
-__all__ = ["PretrainedVQTokenizer", "read_checkpoint"]
-
-
-def read_checkpoint(path: Path, key: str, ignored_prefixes: tuple[str, ...] = ()) -> dict[str, Tensor]:
-    """The state dict stored under ``key`` in a torch checkpoint (or a flat safetensors file)."""
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        try:
-            state = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from None
-    else:
-        try:
-            # training scripts (LlamaGen's among them) store their argparse.Namespace beside the weights
-            with torch.serialization.safe_globals([argparse.Namespace]):
-                obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if not zipfile.is_zipfile(path):
-                raise CheckpointError(f"{path} is not a readable torch checkpoint ({first})") from None
-            raise CheckpointError(
-                f"{path} cannot be loaded with weights_only=True ({first}); if you trust the file, keep only its "
-                f"weights: torch.save({{{key!r}: torch.load(p, weights_only=False)[{key!r}]}}, 'weights.pt')"
-            ) from None
-        except (RuntimeError, OSError, EOFError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path} is not a readable torch checkpoint ({first})") from None
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            state = obj[key]
-        elif isinstance(obj, dict) and obj and all(isinstance(v, Tensor) for v in obj.values()):
-            state = obj  # a bare state dict
-        else:
-            found = ", ".join(sorted(map(str, obj))[:6]) if isinstance(obj, dict) else type(obj).__name__
-            raise CheckpointError(f"{path} has no {key!r} entry holding a state dict (found: {found})")
-    return {k: v for k, v in state.items() if not k.startswith(ignored_prefixes)}
+__all__ = ["PretrainedVQTokenizer"]
 
 
 class PretrainedVQTokenizer(Tokenizer):

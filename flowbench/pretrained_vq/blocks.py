@@ -1,4 +1,4 @@
-"""Building blocks of the taming-transformers / LDM convolutional autoencoders (also used by LlamaGen).
+"""Building blocks of the taming-transformers / LDM convolutional autoencoders (and of LlamaGen's).
 
 Parameter names (``norm1``, ``conv1``, ``nin_shortcut``, ``q``/``k``/``v``/``proj_out``, ...) are
 those of the released checkpoints, so their state dicts load without renaming:
